@@ -1,0 +1,106 @@
+"""Vietnamese Q&A over government plans, grounded in verbatim citations.
+
+Library first: ``build_index()``, ``load()`` → ``Assistant`` with ``ask()`` and ``search()``. The CLI, the HTTP
+API and the UI are thin layers over these functions.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import Answer, Hit
+    from .search.embedder import Embedder
+    from .search.index import Index
+    from .settings import Settings
+
+__all__ = ["Assistant", "build_index", "load"]
+
+
+def build_index(settings: Settings | None = None, embedder: Embedder | None = None, progress=None):
+    """Parse the corpus and build the hybrid index (swapped in atomically). Returns the build directory."""
+    from .search.index import build_index as _build
+    from .settings import get_settings
+
+    return _build(settings or get_settings(), embedder=embedder, progress=progress)
+
+
+@dataclass
+class Assistant:
+    settings: Settings
+    embedder: Embedder
+    index: Index
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self._wire(self.index)
+
+    def _wire(self, index: Index) -> None:
+        from .answer.compose import Answerer
+        from .search.retrieve import Retriever
+
+        retriever = Retriever(index, self.embedder)
+        answerer = Answerer(index, retriever, self.settings)
+        # one assignment: a request sees either the old or the new index, never a mix
+        self._state = (index, retriever, answerer)
+
+    @property
+    def retriever(self):
+        return self._state[1]
+
+    @property
+    def answerer(self):
+        return self._state[2]
+
+    def ask(self, question: str, conversation_id: str | None = None) -> Answer:
+        from .errors import BadQuestion
+        from .text.normalize import clean
+
+        text = clean(question or "")
+        if not text:
+            raise BadQuestion("Câu hỏi đang trống. Hãy nhập câu hỏi (question must not be empty).", 422)
+        if len(text) > self.settings.max_question_chars:
+            raise BadQuestion(
+                f"Câu hỏi quá dài ({len(text)} ký tự, tối đa {self.settings.max_question_chars}).", 413)
+        return self._state[2].ask(text, conversation_id)
+
+    def search(self, question: str, top_k: int = 10, mode: str = "hybrid", doc_id: str | None = None) -> list[Hit]:
+        from .search.retrieve import Filters
+
+        filters = Filters(doc_id=doc_id) if doc_id else None
+        return self._state[1].search(question, top_k=top_k, filters=filters, mode=mode)
+
+    def reload(self) -> None:
+        """Load the current index from disk and switch to it atomically (old one keeps serving on failure)."""
+        from .search.index import load_index
+
+        index = load_index(self.settings)
+        with self._lock:
+            self._wire(index)
+            self.index = index
+
+
+def load(settings: Settings | None = None, build_if_missing: bool = True, embedder: Embedder | None = None) -> Assistant:
+    """Load the index (building it first if missing or stale) and return a ready Assistant."""
+    from .search.embedder import make_embedder
+    from .search.index import check_index, load_index
+    from .settings import get_settings
+
+    settings = settings or get_settings()
+    embedder = embedder or make_embedder(settings.embedding_model, settings.cache_dir / "models")
+    _threads(settings)
+    problem = check_index(settings, embedder.model_id)
+    if problem and build_if_missing:
+        build_index(settings, embedder=embedder)
+    return Assistant(settings=settings, embedder=embedder, index=load_index(settings))
+
+
+def _threads(settings: Settings) -> None:
+    try:
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)
+    except ImportError:  # the engine-only embedders do not need torch
+        pass

@@ -130,6 +130,7 @@ class Hit:
     kind: str  # passage | task | appendix_row
     span: Span
     ranks: dict[str, int] = field(default_factory=dict)  # per-leg ranks (1-based), e.g. {"bm25": 1}
+    signals: dict[str, float] = field(default_factory=dict)  # raw per-leg scores (bm25, cosine)
 
 
 @dataclass(frozen=True)

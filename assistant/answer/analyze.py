@@ -1,0 +1,77 @@
+"""Question analysis: the kind of answer wanted, the topic words, and hints (legal ids, year, place, agency).
+
+Works on the accent-folded question, so "ai chu tri" and "Ai chủ trì" are read the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..text.legal_ids import query_keys
+from ..text.normalize import clean, expand_abbreviations, fold
+from ..text.segment import STOP
+
+# (kind, folded patterns) — checked in this order; the first kind with a match wins.
+_KINDS: list[tuple[str, tuple[str, ...]]] = [
+    ("count", (r"bao nhieu (nhiem vu|viec|cong viec|noi dung)", r"\bmay (nhiem vu|viec)", r"so (luong )?nhiem vu",
+               r"dem ")),
+    ("list", (r"nhung (nhiem vu|viec|cong viec|noi dung)", r"(nhiem vu|viec|cong viec) (nao|gi)\b",
+              r"phai lam (nhung )?gi", r"lam (nhung )?(viec )?gi\b", r"liet ke", r"cac nhiem vu (cua|ma|do)",
+              r"danh sach (cac )?nhiem vu", r"phu trach (nhung )?gi")),
+    ("signer", (r"\bai ky\b", r"nguoi ky", r"\bky (ban hanh|ke hoach|van ban)", r"chu tich (phuong|ubnd)?.{0,30}la ai",
+                r"\bky\b.{0,20}\bai\b", r"ten (nguoi|chu tich)")),
+    ("partner", (r"phoi hop", r"ho tro (thuc hien|chu tri)", r"cung (voi|tham gia)")),
+    ("monitor", (r"theo doi, kiem tra", r"\bdon doc\b", r"giam sat (viec )?thuc hien")),
+    ("lead", (r"chu tri", r"\bai (thuc hien|lam|phu trach|chiu trach nhiem|dam nhiem|tham muu)",
+              r"(co quan|don vi|phong|bo phan) nao", r"giao cho (ai|co quan|don vi)", r"\bdo ai\b", r"\bai\b.*\?$",
+              r"^ai\b", r"\bcua ai\b", r"trach nhiem (cua )?(ai|co quan nao)")),
+    ("deadline", (r"khi nao", r"bao gio", r"thoi (gian|han|diem)", r"han chot", r"deadline", r"luc nao",
+                  r"trong (thang|quy|nam) nao", r"(thang|quy|nam) nao", r"hoan thanh (truoc|vao|trong)", r"\bhan\b")),
+    ("legal", (r"\bcan cu\b", r"(nghi dinh|quyet dinh|nghi quyet|thong tu|chi thi|van ban|ke hoach so) (nao|so may|gi)",
+               r"co so phap ly", r"theo (van ban|quy dinh) nao", r"van ban nao", r"so hieu", r"thuc hien theo (nghi|quyet|van)")),
+    ("number", (r"bao nhieu ?%", r"bao nhieu phan tram", r"ty le", r"\bchi tieu\b", r"toi thieu", r"dat (muc )?bao nhieu",
+                r"phan tram", r"muc tieu.{0,40}bao nhieu", r"bao nhieu")),
+    ("product", (r"san pham", r"ket qua (dau ra|can dat)", r"dau ra")),
+]
+# question words: not topic
+_QWORDS = frozenset(
+    "ai gi nao dau khi bao nhieu may sao the nhu vay a a? oi nhe khong chua hay la thi ra duoc "
+    "co quan don vi chu tri phoi hop thuc hien thoi gian han san pham nhiem vu viec cong lam phai "
+    "hoi cho biet xin vui long giup toi minh em anh chi ke hoach phuong".split()
+)
+_PLACE = re.compile(r"\b(phuong|xa(?! hoi)|thi tran|quan|huyen|tinh|thanh pho|tp\.?)\s+([a-z][a-z ]{1,30}?)(?=[,.?!;]|$| nam | giai doan| co | la | thi | ve | trong | da | can )")
+_YEAR = re.compile(r"\b(20[0-9]{2})\b")
+_PERIOD = re.compile(r"\b(20[0-9]{2})\s*-\s*(20[0-9]{2})\b")
+
+
+@dataclass
+class Question:
+    text: str  # cleaned (NFC, dashes, whitespace)
+    folded: str
+    kind: str
+    topic: list[str]  # folded content words (not question words)
+    legal_keys: list[str] = field(default_factory=list)
+    years: list[int] = field(default_factory=list)
+    places: list[str] = field(default_factory=list)  # folded place names mentioned ("nghia lo", "hai chau")
+
+
+def classify(folded: str) -> str:
+    for kind, patterns in _KINDS:
+        if any(re.search(p, folded) for p in patterns):
+            return kind
+    return "general"
+
+
+def analyze(question: str) -> Question:
+    text = clean(question)
+    folded = fold(text)
+    expanded = expand_abbreviations(folded)
+    words = re.findall(r"[a-z0-9%]+", expanded)
+    topic = [w for w in words if w not in STOP and w not in _QWORDS and len(w) > 1]
+    years = sorted({int(y) for y in _YEAR.findall(folded)})
+    for a, b in _PERIOD.findall(folded):
+        years += [int(a), int(b)]
+    places = [m.group(2).strip() for m in _PLACE.finditer(folded)]
+    return Question(text=text, folded=folded, kind=classify(folded), topic=topic, legal_keys=query_keys(text),
+                    years=sorted(set(years)), places=places)

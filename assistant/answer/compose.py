@@ -1,0 +1,205 @@
+"""Extractive answering: pick the evidence for the kind of answer wanted, state the fact, cite exact spans.
+
+Nothing here invents text: every fact in an answer is copied from a record field or a sentence of the
+corpus, and every citation's quote is ``source[start:end]`` with whitespace collapsed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from ..models import Answer, Citation, TaskRecord
+from ..search.index import Index, unit_text
+from ..search.retrieve import Filters, Retriever
+from ..settings import Settings
+from ..text.normalize import fold
+from .analyze import Question, analyze
+from .duties import Registry
+from .evidence import Idf, cite, coverage, sentences, terms
+from .figures import Figures
+from .lists import answer_list
+
+FIELD_ROLES = {"lead": ("lead", "executor"), "partner": ("partners",), "monitor": ("monitor",),
+               "deadline": ("deadline",), "product": ("product",)}
+LABELS = {"lead": "Cơ quan chủ trì", "executor": "Cơ quan thực hiện", "partners": "Cơ quan phối hợp",
+          "monitor": "Cơ quan theo dõi, kiểm tra, đôn đốc", "deadline": "Thời gian thực hiện", "product": "Sản phẩm"}
+EXAMPLES = ["Ai chủ trì số hóa hồ sơ thủ tục hành chính?", "Tỷ lệ hồ sơ trực tuyến toàn trình đạt bao nhiêu?",
+            "Trung tâm Phục vụ hành chính công phải làm những việc gì?", "Ai ký Kế hoạch của phường Nghĩa Lộ?"]
+
+
+@dataclass
+class Candidate:
+    pos: int  # unit position
+    score: float
+    cov: float
+    task: TaskRecord | None
+
+
+class Answerer:
+    def __init__(self, index: Index, retriever: Retriever, settings: Settings) -> None:
+        self.index, self.retriever, self.settings = index, retriever, settings
+        texts = [unit_text(u) for u in index.units]
+        self.idf = Idf.build(texts)
+        self.unit_terms = [terms(t) for t in texts]
+        self.registry = Registry(index.tasks)
+        self.figures = Figures(index)
+        self.places = {fold(p) for d in index.docs.values() for p in (d.locality, d.province) if p}
+        self.legal_keys = {k for r in index.legal for k in _keys(r.act_type, r.number, r.year)}
+        self._conversations: OrderedDict[str, int] = OrderedDict()  # conversation id → last task position
+        self._lock = threading.Lock()
+
+    # ----------------------------------------------------------------- entry point
+    def ask(self, question: str, conversation_id: str | None = None) -> Answer:
+        q = analyze(question)
+        answer = self._answer(q, conversation_id)
+        answer.conversation_id = conversation_id
+        return answer
+
+    def _answer(self, q: Question, conversation_id: str | None) -> Answer:
+        if not q.topic and q.kind == "general":
+            return self.abstain(q, "câu hỏi chưa nêu nội dung cần tra cứu")
+        unknown = [p for p in q.places if not any(p.startswith(k) or k.startswith(p) for k in self.places)]
+        if unknown:
+            return self.abstain(q, f"tài liệu không có kế hoạch của «{unknown[0]}»")
+        if q.legal_keys and not set(q.legal_keys) & self.legal_keys:
+            return self.abstain(q, "tài liệu không nhắc đến văn bản này")
+        doc_id = self._doc_hint(q)
+        follow = self._follow_up(q, conversation_id)
+        if follow is not None:
+            return self._field_answer(q, [Candidate(-1, 1.0, 1.0, follow)], conversation_id, both=False)
+        if q.kind in ("list", "count"):
+            listed = answer_list(self, q, doc_id)
+            if listed is not None:
+                return listed
+        cands = self._candidates(q, doc_id)
+        if not cands or cands[0].cov < self.settings.abstain_threshold:
+            return self.abstain(q, "không tìm thấy nội dung phù hợp")
+        if q.kind in FIELD_ROLES:
+            with_field = [c for c in cands if c.task and any(c.task.value(r) for r in FIELD_ROLES[q.kind])]
+            if with_field and with_field[0].cov >= self.settings.abstain_threshold:
+                return self._field_answer(q, with_field, conversation_id, both=doc_id is None)
+        if q.kind == "signer":
+            return self._signer(doc_id)
+        if q.kind == "number":
+            found = self.figures.answer(q, cands, self)
+            if found is not None:
+                return found
+        return self._passage_answer(q, cands)
+
+    # ----------------------------------------------------------------- evidence
+    def _doc_hint(self, q: Question) -> str | None:
+        for d in self.index.docs.values():
+            if any(fold(d.locality) in p or p in fold(d.locality) for p in q.places):
+                return d.doc_id
+        return None
+
+    def _candidates(self, q: Question, doc_id: str | None, k: int = 12) -> list[Candidate]:
+        hits = self.retriever.search(q.text, top_k=k, filters=Filters(doc_id=doc_id) if doc_id else None)
+        if not hits:
+            return []
+        top = hits[0].score
+        out = []
+        for h in hits:
+            pos = self.retriever.pos[h.unit_id]
+            cov = coverage(q.topic, self.unit_terms[pos], self.idf)
+            doc = self.index.docs[h.doc_id]
+            year_bonus = 0.05 if any(doc.year_from <= y <= doc.year_to for y in q.years) else 0.0
+            task_pos = self.index.unit_task.get(pos)
+            task = self.index.tasks[task_pos] if task_pos is not None else None
+            out.append(Candidate(pos, 0.4 * h.score / top + 0.6 * cov + year_bonus, cov, task))
+        out.sort(key=lambda c: -c.score)
+        return out
+
+    def _follow_up(self, q: Question, conversation_id: str | None) -> TaskRecord | None:
+        if not conversation_id:
+            return None
+        with self._lock:
+            last = self._conversations.get(conversation_id)
+        if last is None or q.kind not in FIELD_ROLES or len(q.topic) > 2:
+            return None
+        return self.index.tasks[last]
+
+    def remember(self, conversation_id: str | None, task: TaskRecord) -> None:
+        if not conversation_id:
+            return
+        with self._lock:
+            self._conversations[conversation_id] = self.index.tasks.index(task)
+            self._conversations.move_to_end(conversation_id)
+            while len(self._conversations) > 5000:
+                self._conversations.popitem(last=False)
+
+    # ----------------------------------------------------------------- composition
+    def _field_answer(self, q: Question, cands: list[Candidate], conversation_id: str | None, both: bool) -> Answer:
+        chosen = [cands[0]]
+        if both:
+            other = next((c for c in cands[1:] if c.task and c.task.doc_id != cands[0].task.doc_id
+                          and c.score >= 0.9 * cands[0].score and c.cov >= self.settings.abstain_threshold), None)
+            if other:
+                chosen.append(other)
+        lines, citations = [], []
+        for c in chosen:
+            task = c.task
+            doc = self.index.docs[task.doc_id]
+            role = next(r for r in FIELD_ROLES[q.kind] if task.value(r))
+            f = task.field(role)
+            prefix = f"Theo {doc.title} ({task.locator})" if len(chosen) > 1 else ""
+            lines.append(f"{prefix + ': ' if prefix else ''}{LABELS[role]}: {f.value}.")
+            citations += [cite(doc, task.locator, s) for s in f.spans]
+            task_field = task.field("task")
+            citations.append(cite(doc, task.locator, task_field.spans[0], max_chars=300))
+        first = chosen[0].task
+        self.remember(conversation_id, first)
+        doc = self.index.docs[first.doc_id]
+        source = "" if len(chosen) > 1 else f" (Nhiệm vụ «{_short(first.task)}» — {doc.title}, {first.locator}.)"
+        return Answer(answer=" ".join(lines) + source, abstained=False, citations=_dedupe(citations), kind=q.kind)
+
+    def _signer(self, doc_id: str | None) -> Answer:
+        units = [(i, u) for i, u in enumerate(self.index.units)
+                 if u.kind == "signature" and (doc_id is None or u.doc_id == doc_id)]
+        lines, citations = [], []
+        for _, u in units:
+            doc = self.index.docs[u.doc_id]
+            lines.append(f"{doc.title} do {u.text} ký.")
+            citations.append(cite(doc, u.locator, u.span))
+        if not lines:
+            return self.abstain(analyze(""), "tài liệu không ghi người ký")
+        return Answer(answer=" ".join(lines), abstained=False, citations=citations, kind="signer")
+
+    def _passage_answer(self, q: Question, cands: list[Candidate]) -> Answer:
+        best = cands[0]
+        unit = self.index.units[best.pos]
+        doc = self.index.docs[unit.doc_id]
+        spans = [best.task.field("task").spans[0]] if best.task else sentences(doc.text, unit.span)
+        scored = sorted(spans, key=lambda s: -coverage(q.topic, terms(doc.text[s[0]:s[1]]), self.idf))
+        citation = cite(doc, unit.locator, scored[0])
+        text = citation.quote.lstrip("-+• ")
+        return Answer(answer=f"{text} (Theo {doc.title}, {unit.locator}.)", abstained=False,
+                      citations=[citation], kind=q.kind)
+
+    def abstain(self, q: Question, reason: str) -> Answer:
+        titles = "; ".join(d.title for d in self.index.docs.values())
+        examples = " · ".join(f"«{e}»" for e in EXAMPLES)
+        text = (f"Xin lỗi, tài liệu hiện có không nêu thông tin này ({reason}). Trợ lý chỉ trả lời từ: {titles}. "
+                f"Bạn có thể hỏi, ví dụ: {examples}")
+        return Answer(answer=text, abstained=True, citations=[], kind=q.kind, debug={"reason": reason})
+
+
+def _keys(code: str, number: str, year: int | None) -> list[str]:
+    from ..text.legal_ids import legal_keys
+
+    return legal_keys(code, number, year)
+
+
+def _short(text: str, n: int = 90) -> str:
+    return text if len(text) <= n else text[: text.rfind(" ", 0, n)] + "…"
+
+
+def _dedupe(citations: list[Citation]) -> list[Citation]:
+    seen, out = set(), []
+    for c in citations:
+        if (c.doc_id, c.start, c.end) not in seen:
+            seen.add((c.doc_id, c.start, c.end))
+            out.append(c)
+    return out

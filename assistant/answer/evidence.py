@@ -1,0 +1,78 @@
+"""Evidence scoring and citations: how well a text covers a question's topic, sentence picking, quotes.
+
+Coverage is idf-weighted: a topic word the corpus never uses ("kết hôn", "căn cước") weighs the most, so a
+question about something the plans do not cover gets a low score and the assistant abstains.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from ..models import Citation, Document, Span
+from ..text.normalize import expand_abbreviations, fold
+from ..text.spans import collapsed_map, quote
+from ..text.segment import STOP
+
+_WORD = re.compile(r"[a-z0-9%]+")
+_SENT_END = re.compile(r"(?<=[.;!?])\s+(?=[-+A-ZĐÀ-Ỹ0-9(])|\s+(?=- [A-ZĐÀ-Ỹ])")
+
+
+def terms(text: str) -> set[str]:
+    ws = [w for w in _WORD.findall(expand_abbreviations(fold(text)))]
+    return set(ws) | {f"{a}_{b}" for a, b in zip(ws, ws[1:], strict=False)}
+
+
+@dataclass
+class Idf:
+    df: Counter
+    n: int
+
+    @classmethod
+    def build(cls, texts: list[str]) -> Idf:
+        df: Counter = Counter()
+        for t in texts:
+            df.update(terms(t))
+        return cls(df, len(texts))
+
+    def __call__(self, term: str) -> float:
+        return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))
+
+
+def topic_terms(topic: list[str]) -> list[str]:
+    ws = [w for w in topic if w not in STOP]
+    return list(dict.fromkeys(ws + [f"{a}_{b}" for a, b in zip(ws, ws[1:], strict=False)]))
+
+
+def coverage(topic: list[str], text_terms: set[str], idf: Idf) -> float:
+    """Share of the topic's idf weight that the text contains (1.0 = every topic word and bigram)."""
+    qt = topic_terms(topic)
+    if not qt:
+        return 0.0
+    total = sum(idf(t) for t in qt)
+    return sum(idf(t) for t in qt if t in text_terms) / total if total else 0.0
+
+
+def sentences(source: str, span: Span) -> list[Span]:
+    """Sentence-like pieces of ``source[span]`` (split after . ; ! ? and before "- " bullets)."""
+    text, offsets = collapsed_map(source, span)
+    if not text:
+        return []
+    out, start = [], 0
+    for m in _SENT_END.finditer(text):
+        if m.start() > start:
+            out.append((offsets[start], offsets[m.start() - 1] + 1))
+        start = m.end()
+    out.append((offsets[start], offsets[len(text) - 1] + 1))
+    return out
+
+
+def cite(doc: Document, locator: str, span: Span, max_chars: int = 400) -> Citation:
+    """A citation whose quote is exactly ``source[span]`` with whitespace collapsed (cut at a word if long)."""
+    s, e = span
+    if e - s > max_chars * 2:  # long spans: keep a readable prefix that is still an exact span
+        cut = doc.text.rfind(" ", s, s + max_chars)
+        e = cut if cut > s else s + max_chars
+    return Citation(doc_id=doc.doc_id, title=doc.title, locator=locator, quote=quote(doc.text, (s, e)), start=s, end=e)

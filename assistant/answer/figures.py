@@ -1,0 +1,109 @@
+"""Numeric targets ("đạt tối thiểu 98%") and conflicts between them.
+
+Every percentage in the corpus is stored with the words that name its metric. When the same document states
+two different values for the same metric (e.g. the objectives say 98 % and the appendix 90 %), an answer
+gives both, each with its citation, instead of silently picking one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..models import Answer, Span
+from ..search.index import Index
+from ..text.normalize import fold
+from .evidence import coverage, sentences, terms
+
+if TYPE_CHECKING:
+    from .analyze import Question
+    from .compose import Answerer, Candidate
+
+_PCT = re.compile(r"(\d+(?:[.,]\d+)?)\s*%")
+_FILLER = frozenset("dat toi thieu tren phan dau muc it nhat khoang la co duoc va cac cua trong".split())
+
+
+@dataclass(frozen=True)
+class Figure:
+    doc_id: str
+    unit: int
+    locator: str
+    value: str  # "98%"
+    metric: frozenset[str]  # folded words naming what is measured
+    sentence: Span
+
+
+def unit_spans(index: Index, pos: int) -> list[Span]:
+    """Source spans that make up a unit (appendix rows: their cells, never the repeated headers)."""
+    task_pos = index.unit_task.get(pos)
+    unit = index.units[pos]
+    if unit.kind == "appendix_row" and task_pos is not None:
+        return [s for f in index.tasks[task_pos].fields for s in f.spans]
+    return [unit.span]
+
+
+def _metric(clause: str) -> frozenset[str]:
+    words = re.findall(r"[a-z]+", fold(clause))
+    return frozenset(w for w in words[-14:] if w not in _FILLER)
+
+
+class Figures:
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.all: list[Figure] = []
+        for pos, unit in enumerate(index.units):
+            doc = index.docs[unit.doc_id]
+            for span in unit_spans(index, pos):
+                for s in sentences(doc.text, span):
+                    text = doc.text[s[0] : s[1]]
+                    for m in _PCT.finditer(text):
+                        clause = re.split(r"[.;]", text[: m.start()])[-1]
+                        self.all.append(Figure(unit.doc_id, pos, unit.locator, f"{m.group(1)}%", _metric(clause), s))
+
+    def conflicts(self, fig: Figure) -> list[Figure]:
+        out = []
+        for other in self.all:
+            if other.doc_id != fig.doc_id or other.value == fig.value or other.unit == fig.unit:
+                continue
+            union = fig.metric | other.metric
+            if union and len(fig.metric & other.metric) / len(union) >= 0.6:
+                out.append(other)
+        return out
+
+    def answer(self, q: Question, cands: list[Candidate], answerer: Answerer) -> Answer | None:
+        best: tuple[float, Figure | None, Span | None, int] = (0.0, None, None, -1)
+        for c in cands[:6]:
+            doc = self.index.docs[self.index.units[c.pos].doc_id]
+            for span in unit_spans(self.index, c.pos):
+                for s in sentences(doc.text, span):
+                    text = doc.text[s[0] : s[1]]
+                    if not re.search(r"\d", text):
+                        continue
+                    score = 0.7 * coverage(q.topic, terms(text), answerer.idf) + 0.3 * c.cov
+                    if score > best[0]:
+                        figs = [f for f in self.all if f.sentence == s]
+                        fig = max(figs, key=lambda f: coverage(q.topic, set(f.metric), answerer.idf), default=None)
+                        best = (score, fig, s, c.pos)
+        score, fig, span, pos = best
+        if span is None or score < answerer.settings.abstain_threshold:
+            return None
+        from .evidence import cite
+
+        unit = self.index.units[pos]
+        doc = self.index.docs[unit.doc_id]
+        main = cite(doc, unit.locator, span)
+        text = f"{main.quote.lstrip('-+• ')} (Theo {doc.title}, {unit.locator}.)"
+        citations, conflicts = [main], []
+        for other in self.conflicts(fig) if fig else []:
+            o_unit = self.index.units[other.unit]
+            c = cite(doc, o_unit.locator, other.sentence)
+            citations.append(c)
+            conflicts.append({"metric": " ".join(sorted(fig.metric)), "values": [
+                {"value": fig.value, "locator": unit.locator, "quote": main.quote},
+                {"value": other.value, "locator": o_unit.locator, "quote": c.quote}]})
+        if conflicts:
+            parts = ", ".join(f"{v['locator']} nêu {v['value']}" for v in
+                              [conflicts[0]["values"][0]] + [c["values"][1] for c in conflicts])
+            text += f" Lưu ý: các phần của tài liệu nêu khác nhau ({parts})."
+        return Answer(answer=text, abstained=False, citations=citations, kind="number", conflicts=conflicts)

@@ -1,0 +1,116 @@
+"""Command line: ``python -m assistant <command>`` (also the ``assistant`` console script)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+
+def _progress(stage: str, done: int, total: int) -> None:
+    width = 30
+    filled = int(width * done / max(total, 1))
+    end = "\n" if done >= total else ""
+    print(f"\r{stage:>6} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    import json as _json
+
+    from . import build_index
+    from .settings import get_settings
+
+    build = build_index(get_settings(), progress=_progress)
+    meta = _json.loads((build / "meta.json").read_text(encoding="utf-8"))
+    c = meta["counts"]
+    print(f"Index built in {meta['build_seconds']} s → {build}\n  {c['documents']} documents, {c['units']} units, "
+          f"{c['tasks']} tasks, {c['legal_refs']} legal references; model {meta['model_id']}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from .corpus import load_corpus
+    from .ingest import ingest
+    from .search.records import dump
+    from .settings import get_settings
+
+    parsed = [ingest(d) for d in load_corpus(get_settings().corpus_dir)]
+    if args.json:
+        out = {p.doc.doc_id: {"chunks": [dump(c) for c in p.chunks], "tasks": [dump(t) for t in p.tasks],
+                              "legal_refs": [dump(r) for r in p.legal_refs]} for p in parsed}
+        print(json.dumps(out, ensure_ascii=False, indent=1))
+        return 0
+    for p in parsed:
+        body = sum(t.source == "body" for t in p.tasks)
+        print(f"{p.doc.doc_id}: {p.doc.title}\n  sections {len(p.sections)}, chunks {len(p.chunks)}, "
+              f"tasks {body} (body) + {len(p.tasks) - body} (appendix rows), legal references {len(p.legal_refs)} "
+              f"({len({r.canonical for r in p.legal_refs})} distinct acts)")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from . import load
+
+    answer = load().ask(" ".join(args.question))
+    if args.json:
+        print(json.dumps(asdict(answer), ensure_ascii=False, indent=1))
+        return 0
+    print(answer.answer)
+    for n, c in enumerate(answer.citations, 1):
+        print(f"\n[{n}] {c.title} — {c.locator}\n    «{c.quote}»")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import uvicorn
+
+    from . import load
+    from .serve.api import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    print("Loading the index (built first if missing or stale)…", file=sys.stderr)
+    app = create_app(load())
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from evals.run import main as eval_main
+
+    return eval_main(args.rest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="assistant", description="Trợ lý hỏi đáp kế hoạch cải cách hành chính.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="build the index if needed, then serve the API and the UI (/ui)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("index", help="(re)build the index from corpus/ and swap it in atomically")
+    p.set_defaults(func=cmd_index)
+    p = sub.add_parser("ingest", help="parse the corpus and print what was found")
+    p.add_argument("--report", action="store_true", help="counts per document (the default)")
+    p.add_argument("--json", action="store_true", help="dump all records as JSON")
+    p.set_defaults(func=cmd_ingest)
+    p = sub.add_parser("ask", help="ask one question and print the answer with its citations")
+    p.add_argument("question", nargs="+")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+    p = sub.add_parser("eval", help="run the evaluation set (arguments are passed to evals/run.py)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_eval)
+    args = parser.parse_args(argv)
+    from .errors import AssistantError
+
+    try:
+        return args.func(args)
+    except AssistantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
