@@ -20,14 +20,14 @@ _KINDS: list[tuple[str, tuple[str, ...]]] = [
               r"phai lam (nhung )?gi", r"lam (nhung )?(viec )?gi\b", r"liet ke", r"cac nhiem vu (cua|ma|do)",
               r"danh sach (cac )?nhiem vu", r"phu trach (nhung )?gi")),
     ("signer", (r"\bai ky\b", r"nguoi ky", r"\bky (ban hanh|ke hoach|van ban)", r"chu tich (phuong|ubnd)?.{0,30}la ai",
-                r"\bky\b.{0,20}\bai\b", r"ten (nguoi|chu tich)")),
+                r"\bky\b.{0,20}\bai\b", r"ten (nguoi|chu tich)", r"chu tich.{0,40}ten (gi|la gi)")),
     ("partner", (r"phoi hop", r"ho tro (thuc hien|chu tri)", r"cung (voi|tham gia)")),
     ("monitor", (r"theo doi, kiem tra", r"\bdon doc\b", r"giam sat (viec )?thuc hien")),
     ("lead", (r"chu tri", r"\bai (thuc hien|lam|phu trach|chiu trach nhiem|dam nhiem|tham muu)",
               r"(co quan|don vi|phong|bo phan) nao", r"giao cho (ai|co quan|don vi)", r"\bdo ai\b", r"\bai\b.*\?$",
               r"^ai\b", r"\bcua ai\b", r"trach nhiem (cua )?(ai|co quan nao)")),
     ("deadline", (r"khi nao", r"bao gio", r"thoi (gian|han|diem)", r"han chot", r"deadline", r"luc nao",
-                  r"trong (thang|quy|nam) nao", r"(thang|quy|nam) nao", r"hoan thanh (truoc|vao|trong)", r"\bhan\b")),
+                  r"trong (thang|quy|nam) nao", r"(thang|quy|nam|ngay) nao", r"cham nhat", r"thang may", r"\bnam may\b", r"hoan thanh (truoc|vao|trong)", r"\bhan\b")),
     ("legal", (r"\bcan cu\b", r"(nghi dinh|quyet dinh|nghi quyet|thong tu|chi thi|van ban|ke hoach so) (nao|so may|gi)",
                r"co so phap ly", r"theo (van ban|quy dinh) nao", r"van ban nao", r"so hieu", r"thuc hien theo (nghi|quyet|van)")),
     ("number", (r"bao nhieu ?%", r"bao nhieu phan tram", r"ty le", r"\bchi tieu\b", r"toi thieu", r"dat (muc )?bao nhieu",
@@ -38,9 +38,11 @@ _KINDS: list[tuple[str, tuple[str, ...]]] = [
 _QWORDS = frozenset(
     "ai gi nao dau khi bao nhieu may sao the nhu vay a a? oi nhe khong chua hay la thi ra duoc "
     "co quan don vi chu tri phoi hop thuc hien thoi gian han san pham nhiem vu viec cong lam phai "
-    "hoi cho biet xin vui long giup toi minh em anh chi ke hoach phuong".split()
+    "hoi cho biet xin vui long giup toi minh em anh chi ke hoach phuong nham gi dung noi dung bang "
+    "bao lau lan nhieu muc may ten".split()
 )
-_PLACE = re.compile(r"\b(phuong|xa(?! hoi)|thi tran|quan|huyen|tinh|thanh pho|tp\.?)\s+([a-z][a-z ]{1,30}?)(?=[,.?!;]|$| nam | giai doan| co | la | thi | ve | trong | da | can )")
+# a place is a capitalised name after its kind: "phường Hải Châu", "tỉnh Lâm Đồng" (lower-case words are not names)
+_PLACE = re.compile(r"\b(?:[Pp]hường|[Xx]ã|[Tt]hị trấn|[Qq]uận|[Hh]uyện|[Tt]ỉnh|[Tt]hành phố|TP\.?)\s+((?:[A-ZĐÀ-Ỹ][\wÀ-ỹ]*\s?){1,4})")
 _YEAR = re.compile(r"\b(20[0-9]{2})\b")
 _PERIOD = re.compile(r"\b(20[0-9]{2})\s*-\s*(20[0-9]{2})\b")
 
@@ -72,6 +74,7 @@ def analyze(question: str) -> Question:
     years = sorted({int(y) for y in _YEAR.findall(folded)})
     for a, b in _PERIOD.findall(folded):
         years += [int(a), int(b)]
-    places = [m.group(2).strip() for m in _PLACE.finditer(folded)]
+    cased = text.title() if text.isupper() or text.islower() else text
+    places = [fold(m.group(1)).strip() for m in _PLACE.finditer(cased)]
     return Question(text=text, folded=folded, kind=classify(folded), topic=topic, legal_keys=query_keys(text),
                     years=sorted(set(years)), places=places)

@@ -42,7 +42,10 @@ class Answerer:
         self.index, self.retriever, self.settings = index, retriever, settings
         texts = [unit_text(u) for u in index.units]
         self.idf = Idf.build(texts)
-        self.unit_terms = [terms(t) for t in texts]
+        doc_terms = {d.doc_id: terms(f"{d.title} {d.locality} {d.province} {d.issuer} {d.period}")
+                     for d in index.docs.values()}
+        # a unit also "contains" its document's identity (place, year, title): questions name them
+        self.unit_terms = [terms(t) | doc_terms[u.doc_id] for t, u in zip(texts, index.units, strict=True)]
         self.registry = Registry(index.tasks)
         self.figures = Figures(index)
         self.places = {fold(p) for d in index.docs.values() for p in (d.locality, d.province) if p}
@@ -78,20 +81,28 @@ class Answerer:
             return self.abstain(q, "không tìm thấy nội dung phù hợp")
         if q.kind in FIELD_ROLES:
             with_field = [c for c in cands if c.task and any(c.task.value(r) for r in FIELD_ROLES[q.kind])]
+            best = cands[0]
+            if best.task and best not in with_field and (not with_field or with_field[0].score < 0.85 * best.score):
+                # the task asked about is found, but the plan leaves this field empty: say so, invent nothing
+                return self.abstain(q, f"nhiệm vụ tại {best.task.locator} không ghi {LABELS[FIELD_ROLES[q.kind][0]].lower()}")
             if with_field and with_field[0].cov >= self.settings.abstain_threshold:
                 return self._field_answer(q, with_field, conversation_id, both=doc_id is None)
         if q.kind == "signer":
             return self._signer(doc_id)
         if q.kind == "number":
-            found = self.figures.answer(q, cands, self)
-            if found is not None:
-                return found
+            plan_years = [y for y in q.years if not any(d.year_from <= y <= d.year_to for d in self.index.docs.values())]
+            found = None if plan_years else self.figures.answer(q, cands, self)
+            return found or self.abstain(q, "tài liệu không nêu con số này")
         return self._passage_answer(q, cands)
 
     # ----------------------------------------------------------------- evidence
     def _doc_hint(self, q: Question) -> str | None:
+        """The document a question names by its place ("Nam Gia Nghĩa") or its exact period ("2026-2030")."""
         for d in self.index.docs.values():
-            if any(fold(d.locality) in p or p in fold(d.locality) for p in q.places):
+            if f" {fold(d.locality)} " in f" {q.folded} " or any(fold(d.locality) in p for p in q.places):
+                return d.doc_id
+        for d in self.index.docs.values():
+            if d.year_to > d.year_from and {d.year_from, d.year_to} <= set(q.years):
                 return d.doc_id
         return None
 

@@ -42,8 +42,7 @@ def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
     tasks = [index.tasks[i] for i in positions]
     what = "; ".join(filters)
     if not tasks:
-        return Answer(answer=f"Không có nhiệm vụ nào trong tài liệu khớp ({what}).", abstained=False, kind=q.kind,
-                      total=0)
+        return answerer.abstain(q, f"không có nhiệm vụ nào khớp: {what}")
     limit = answerer.settings.list_limit
     lines, citations, items = [], [], []
     for n, t in enumerate(tasks, 1):

@@ -92,6 +92,11 @@ def parse_body(doc_id: str, source: str, blocks: list[Block]) -> BodyResult:
             out.chunks.append(_chunk(doc_id, source, (b.start, nxt.end), loc, (), kind))
             i += 2
             continue
+        if b.kind == "para" and b.text(source).startswith("Nơi nhận"):  # distribution list: not content
+            i += 1
+            while i < len(blocks) and blocks[i].kind == "bullet":
+                i += 1
+            continue
         ordinal += 1
         heading_path = tuple(p[2] for p in path)
         out.chunks.append(

@@ -112,6 +112,8 @@ def query_keys(question: str) -> list[str]:
         keys.extend(c.keys)
     for m in _QUERY_CITE.finditer(folded):
         t = m.group("type")
+        if "so" not in m.group(0).split() and 1990 <= int(m.group("num")) <= 2099:  # "kế hoạch 2026-2030" names a period, not an act
+            continue
         code = ACT_TYPES.get(t) or _code(t)
         year = int(m.group("year")) if m.group("year") else None
         keys.extend(legal_keys(code, m.group("num"), year))
