@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(1000, ge=10)
     top_k: int = Field(10, ge=1, le=100)
-    abstain_threshold: float = Field(0.35, description="Minimum evidence score to answer")
+    abstain_threshold: float = Field(0.28, description="Minimum evidence score to answer")
     list_limit: int = Field(15, ge=1, description="Items shown in a list answer before truncating")
     feedback_db: Path = Field(PROJECT_ROOT / "var" / "feedback.sqlite3")
     admin_token: str = Field("", description="Empty = admin endpoints disabled")

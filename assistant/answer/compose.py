@@ -6,6 +6,7 @@ corpus, and every citation's quote is ``source[start:end]`` with whitespace coll
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from ..models import Answer, Citation, TaskRecord
 from ..search.index import Index, unit_text
 from ..search.retrieve import Filters, Retriever
 from ..settings import Settings
-from ..text.normalize import fold
+from ..text.normalize import expand_abbreviations, fold
 from .analyze import Question, analyze
 from .duties import Registry
 from .evidence import Idf, cite, coverage, sentences, terms
@@ -42,10 +43,10 @@ class Answerer:
         self.index, self.retriever, self.settings = index, retriever, settings
         texts = [unit_text(u) for u in index.units]
         self.idf = Idf.build(texts)
-        doc_terms = {d.doc_id: terms(f"{d.title} {d.locality} {d.province} {d.issuer} {d.period}")
-                     for d in index.docs.values()}
-        # a unit also "contains" its document's identity (place, year, title): questions name them
-        self.unit_terms = [terms(t) | doc_terms[u.doc_id] for t, u in zip(texts, index.units, strict=True)]
+        self.unit_terms = [terms(t) for t in texts]
+        # names that identify a document (its ward, province): they choose the document, not the passage
+        self.doc_names = sorted({fold(n) for d in index.docs.values() for n in (d.locality, d.province) if n},
+                                key=len, reverse=True)
         self.registry = Registry(index.tasks)
         self.figures = Figures(index)
         self.places = {fold(p) for d in index.docs.values() for p in (d.locality, d.province) if p}
@@ -56,6 +57,7 @@ class Answerer:
     # ----------------------------------------------------------------- entry point
     def ask(self, question: str, conversation_id: str | None = None) -> Answer:
         q = analyze(question)
+        q.topic = self._topic_without_doc_names(q)
         answer = self._answer(q, conversation_id)
         answer.conversation_id = conversation_id
         return answer
@@ -96,10 +98,17 @@ class Answerer:
         return self._passage_answer(q, cands)
 
     # ----------------------------------------------------------------- evidence
+    def _topic_without_doc_names(self, q: Question) -> list[str]:
+        folded = q.folded
+        for name in self.doc_names:
+            folded = re.sub(rf"\b{re.escape(name)}\b", " ", folded)
+        kept = set(re.findall(r"[a-z0-9%]+", expand_abbreviations(folded)))
+        return [w for w in q.topic if w in kept]
+
     def _doc_hint(self, q: Question) -> str | None:
         """The document a question names by its place ("Nam Gia Nghĩa") or its exact period ("2026-2030")."""
         for d in self.index.docs.values():
-            if f" {fold(d.locality)} " in f" {q.folded} " or any(fold(d.locality) in p for p in q.places):
+            if re.search(rf"\b{re.escape(fold(d.locality))}\b", q.folded) or any(fold(d.locality) in p for p in q.places):
                 return d.doc_id
         for d in self.index.docs.values():
             if d.year_to > d.year_from and {d.year_from, d.year_to} <= set(q.years):

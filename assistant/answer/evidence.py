@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from ..models import Citation, Document, Span
 from ..text.normalize import expand_abbreviations, fold
-from ..text.spans import collapsed_map, quote
 from ..text.segment import STOP
+from ..text.spans import collapsed_map, quote
 
 _WORD = re.compile(r"[a-z0-9%]+")
 _SENT_END = re.compile(r"(?<=[.;!?])\s+(?=[-+A-ZĐÀ-Ỹ0-9(])|\s+(?=- [A-ZĐÀ-Ỹ])")

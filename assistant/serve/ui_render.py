@@ -14,7 +14,8 @@ CONTEXT_CHARS = 200
 TASK_HEADERS = ["Nhiệm vụ", "Chủ trì", "Phối hợp", "Thời hạn", "Theo dõi", "Vị trí"]
 DOC_HEADERS = ["Tên tài liệu", "Cơ quan ban hành", "Địa bàn", "Giai đoạn", "Loại"]
 KIND_LABELS = {"plan": "Kế hoạch", "legal": "Văn bản pháp luật"}
-EMPTY_SOURCES = (
+SOURCES_TITLE = '<h2 class="src-title">Nguồn trích dẫn</h2>'
+EMPTY_SOURCES = SOURCES_TITLE + (
     '<div class="src-empty">Sau khi bạn hỏi, đoạn văn bản làm căn cứ cho câu trả lời sẽ hiện ở đây '
     "(phần được tô vàng là câu trích nguyên văn).</div>"
 )
@@ -85,7 +86,7 @@ def sources_html(answer: Answer, docs: dict[str, Document], suggestions: Sequenc
     """The "Nguồn trích dẫn" panel for one answer."""
     if answer.abstained:
         tips = "".join(f"<li>{_esc(s)}</li>" for s in suggestions)
-        return ('<div class="src-none"><b>Không tìm thấy trong tài liệu</b>'
+        return (SOURCES_TITLE + '<div class="src-none"><b>Không tìm thấy trong tài liệu</b>'
                 "<p>Trợ lý chỉ trả lời khi tìm thấy căn cứ trong các kế hoạch đã nạp. "
                 "Hãy thử hỏi cụ thể hơn (tên cơ quan, công việc, thời hạn), ví dụ:</p>"
                 f"<ul>{tips}</ul></div>")
@@ -96,11 +97,11 @@ def sources_html(answer: Answer, docs: dict[str, Document], suggestions: Sequenc
     parts += [_citation_card(n, c, docs) for n, c in enumerate(answer.citations, 1)]
     if not answer.citations:
         parts.append('<div class="src-empty">Câu trả lời này không kèm đoạn trích.</div>')
-    return "".join(parts)
+    return SOURCES_TITLE + "".join(parts)
 
 
 def error_html(message: str) -> str:
-    return f'<div class="src-warn" role="alert"><b>⚠ {_esc(message)}</b></div>'
+    return SOURCES_TITLE + f'<div class="src-warn" role="alert"><b>⚠ {_esc(message)}</b></div>'
 
 
 # ------------------------------------------------------------------ documents tab
@@ -110,16 +111,11 @@ def doc_rows(docs: Iterable[Document]) -> list[list[str]]:
 
 
 def _matches(query: str, values: Iterable[str]) -> bool:
-    """Accent-insensitive: the folded query is inside a value, or all its words are words of one value."""
-    q = fold(query)
-    if not q:
+    """Accent- and case-insensitive: every word of the query is a word of one of the values."""
+    words = _TOKEN.findall(fold(query))
+    if not words:
         return True
-    words = set(_TOKEN.findall(q))
-    for value in values:
-        v = fold(value)
-        if q in v or (words and words <= set(_TOKEN.findall(v))):
-            return True
-    return False
+    return any(set(words) <= set(_TOKEN.findall(fold(value))) for value in values)
 
 
 def task_rows(tasks: Iterable[TaskRecord], doc_id: str | None, agency: str = "", deadline: str = "") -> list[list[str]]:
@@ -131,3 +127,54 @@ def task_rows(tasks: Iterable[TaskRecord], doc_id: str | None, agency: str = "",
             continue
         rows.append([t.task, t.lead, t.partners, t.deadline, t.monitor, t.locator])
     return rows
+
+
+# ------------------------------------------------------------------ style (given to mount_gradio_app)
+CSS = """
+:root, body { color-scheme: light; }
+.gradio-container { max-width: 1840px !important; margin: 0 auto !important; padding-top: 4px !important; }
+.app-head h1 { font-size: 30px; font-weight: 700; margin: 0 0 2px; color: #1e3a8a; }
+.app-head p { font-size: 18px; margin: 0; color: #475569; }
+.app-head { padding: 2px 0; }
+button[role="tab"] { font-size: 20px !important; font-weight: 700 !important; }
+#chat .message, #chat .message * { font-size: 20px; line-height: 1.5; }
+#chat button[aria-label="Clear"] { display: none !important; }
+#question textarea { font-size: 20px !important; line-height: 1.4; }
+#send { font-size: 20px; font-weight: 700; min-height: 52px; }
+.ex-row { flex-wrap: wrap !important; gap: 8px !important; }
+.example, #new-chat { font-size: 17px !important; flex: 0 1 auto !important; min-width: 0 !important;
+  width: auto !important; white-space: normal !important; text-align: left !important; min-height: 46px; }
+#new-chat { align-self: flex-start; }
+.ex-title, .src-title { font-size: 20px !important; font-weight: 700; margin: 0 0 6px !important; color: #1e3a8a; }
+#sources { max-height: calc(100vh - 200px); overflow-y: auto !important; }
+.src-card { border: 1px solid #cbd5e1; border-radius: 10px; padding: 10px 14px; margin-bottom: 10px; background: #fff; }
+.src-head { font-size: 18px; }
+.src-num { display: inline-block; min-width: 26px; text-align: center; border-radius: 13px; background: #1e40af;
+  color: #fff; font-weight: 700; margin-right: 4px; }
+.src-loc { font-size: 16px; color: #475569; margin: 2px 0 6px; }
+.src-quote { font-size: 18px; line-height: 1.55; margin: 0; color: #1f2937; }
+.src-quote mark { background: #fde68a; color: #111827; padding: 1px 2px; border-radius: 3px; }
+.src-empty { font-size: 17px; color: #64748b; padding: 8px 2px; }
+.src-note { font-size: 16px; color: #334155; margin-bottom: 8px; }
+.src-none { border: 2px solid #94a3b8; background: #f1f5f9; border-radius: 10px; padding: 12px 16px; font-size: 18px; }
+.src-none > b { font-size: 21px; color: #0f172a; }
+.src-warn { border: 2px solid #d97706; background: #fffbeb; border-radius: 10px; padding: 12px 16px;
+  font-size: 18px; margin-bottom: 10px; color: #78350f; }
+#task-table, #doc-table { font-size: 17px; }
+@media (max-width: 720px) {
+  .gradio-container { padding: 4px 8px !important; }
+  .app-head h1 { font-size: 21px; }
+  .app-head p { display: none; }
+  button[role="tab"] { font-size: 18px !important; }
+  /* phone: chat, question box, then the sources, then the examples */
+  #qa-row { flex-direction: column !important; flex-wrap: nowrap !important; }
+  #chat-col { display: contents !important; }
+  #chat { order: 1; height: 250px !important; max-height: 250px !important; }
+  #ask-row { order: 2; }
+  #src-col { order: 3; }
+  #examples { order: 4; }
+  #chat .message, #chat .message * { font-size: 18px; }
+  #sources { max-height: none; }
+  .example, #new-chat { font-size: 16px !important; }
+}
+"""

@@ -13,7 +13,7 @@ from .legal_ids import find_citations, query_keys
 from .normalize import clean, expand_abbreviations, fold
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*%?")
-# very frequent function words: kept out of bigrams' first position only through BM25's idf, not removed
+# very frequent function words: ignored when measuring how well a text covers a question
 STOP = frozenset("va cua cac cho trong theo tai voi la duoc co the nhung nay do mot ve den tu".split())
 
 
