@@ -16,6 +16,7 @@ from ..search.index import Index, unit_text
 from ..search.retrieve import Filters, Retriever
 from ..settings import Settings
 from ..text.normalize import expand_abbreviations, fold
+from .acts import answer_act_detail, answer_acts, asks_for_acts
 from .analyze import Question, analyze
 from .duties import Registry
 from .evidence import Idf, cite, coverage, sentences, terms
@@ -25,7 +26,10 @@ from .lists import answer_list
 FIELD_ROLES = {"lead": ("lead", "executor"), "partner": ("partners",), "monitor": ("monitor",),
                "deadline": ("deadline",), "product": ("product",)}
 LABELS = {"lead": "Cơ quan chủ trì", "executor": "Cơ quan thực hiện", "partners": "Cơ quan phối hợp",
+          "proposer": "Cơ quan đề xuất",
           "monitor": "Cơ quan theo dõi, kiểm tra, đôn đốc", "deadline": "Thời gian thực hiện", "product": "Sản phẩm"}
+ROLE_MENTIONS = [(r"co quan thuc hien|\bthuc hien la\b", "executor"), (r"de xuat", "proposer"),
+                 (r"phoi hop", "partners"), (r"theo doi|don doc", "monitor")]
 EXAMPLES = ["Ai chủ trì số hóa hồ sơ thủ tục hành chính?", "Tỷ lệ hồ sơ trực tuyến toàn trình đạt bao nhiêu?",
             "Trung tâm Phục vụ hành chính công phải làm những việc gì?", "Ai ký Kế hoạch của phường Nghĩa Lộ?"]
 
@@ -74,6 +78,15 @@ class Answerer:
         follow = self._follow_up(q, conversation_id)
         if follow is not None:
             return self._field_answer(q, [Candidate(-1, 1.0, 1.0, follow)], conversation_id, both=False)
+        if q.kind in ("list", "count", "legal") and asks_for_acts(q):
+            acts = answer_acts(self, q, doc_id)
+            if acts is not None:
+                return acts
+        if q.legal_keys and (q.kind == "legal" or re.search(r"\bngay\b|ban hanh", q.folded)) \
+                and not re.search(r"nhiem vu", q.folded):
+            detail = answer_act_detail(self, q, doc_id)
+            if detail is not None:
+                return detail
         if q.kind in ("list", "count"):
             listed = answer_list(self, q, doc_id)
             if listed is not None:
@@ -102,14 +115,20 @@ class Answerer:
         folded = q.folded
         for name in self.doc_names:
             folded = re.sub(rf"\b{re.escape(name)}\b", " ", folded)
+        for d in self.index.docs.values():  # "KH 2026-2030" names the plan, it is not what is asked about
+            if d.year_to > d.year_from:
+                folded = re.sub(rf"\b{d.year_from}\s*-\s*{d.year_to}\b", " ", folded)
         kept = set(re.findall(r"[a-z0-9%]+", expand_abbreviations(folded)))
         return [w for w in q.topic if w in kept]
 
     def _doc_hint(self, q: Question) -> str | None:
         """The document a question names by its place ("Nam Gia Nghĩa") or its exact period ("2026-2030")."""
-        for d in self.index.docs.values():
-            if re.search(rf"\b{re.escape(fold(d.locality))}\b", q.folded) or any(fold(d.locality) in p for p in q.places):
-                return d.doc_id
+        named = [d.doc_id for d in self.index.docs.values()
+                 if re.search(rf"\b{re.escape(fold(d.locality))}\b", q.folded) or any(fold(d.locality) in p for p in q.places)]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            return None
         for d in self.index.docs.values():
             if d.year_to > d.year_from and {d.year_from, d.year_to} <= set(q.years):
                 return d.doc_id
@@ -162,11 +181,16 @@ class Answerer:
         for c in chosen:
             task = c.task
             doc = self.index.docs[task.doc_id]
-            role = next(r for r in FIELD_ROLES[q.kind] if task.value(r))
-            f = task.field(role)
+            roles = [next(r for r in FIELD_ROLES[q.kind] if task.value(r))]
+            # the question names another role the task has ("cơ quan thực hiện", "đề xuất"): give it too
+            roles += [r for w, r in ROLE_MENTIONS if re.search(w, q.folded) and task.value(r) and r not in roles]
             prefix = f"Theo {doc.title} ({task.locator})" if len(chosen) > 1 else ""
-            lines.append(f"{prefix + ': ' if prefix else ''}{LABELS[role]}: {f.value}.")
-            citations += [cite(doc, task.locator, s) for s in f.spans]
+            parts = []
+            for role in roles:
+                f = task.field(role)
+                parts.append(f"{LABELS[role]}: {f.value}.")
+                citations += [cite(doc, task.locator, s) for s in f.spans]
+            lines.append(f"{prefix + ': ' if prefix else ''}{' '.join(parts)}")
             task_field = task.field("task")
             citations.append(cite(doc, task.locator, task_field.spans[0], max_chars=300))
         first = chosen[0].task

@@ -1,12 +1,17 @@
-"""List and count questions answered from the task records: every matching task, no more, no fewer."""
+"""List and count questions answered from the task records: every matching task, no more, no fewer.
+
+Filters compose: agency and role (chủ trì / phối hợp / theo dõi / cơ quan thực hiện), section (by name or Roman
+numeral), deadline window (quarter, month, year), legal act, document.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
 
-from ..models import Answer
+from ..models import Answer, TaskRecord
 from ..text.legal_ids import legal_keys
+from ..text.normalize import fold
 from .duties import matches_time, time_keys
 from .evidence import cite
 
@@ -14,32 +19,69 @@ if TYPE_CHECKING:
     from .analyze import Question
     from .compose import Answerer
 
-ROLE_WORDS = {"partner": r"phoi hop", "monitor": r"theo doi|don doc"}
-ROLE_TEXT = {"lead": "chủ trì", "partner": "phối hợp", "monitor": "theo dõi, đôn đốc"}
+ROLE_WORDS = {"partner": r"phoi hop", "monitor": r"theo doi|don doc", "executor": r"co quan thuc hien"}
+ROLE_TEXT = {"lead": "chủ trì", "partner": "phối hợp", "monitor": "theo dõi, đôn đốc", "executor": "thực hiện"}
+_ALL = re.compile(r"tong cong|tat ca|toan bo|bao nhieu nhiem vu cu the|\bco bao nhieu nhiem vu\b|gom bao nhieu nhiem vu")
+_ROMAN_GROUP = re.compile(r"\bmuc ([ivx]+)\b")
+_DUE = re.compile(r"\bhan\b|hoan thanh|\bxong\b|thoi gian|den han")
+_YEAR_IN = re.compile(r"(?:trong |vao )?nam (20\d\d)\b")
+
+
+def base_locator(t: TaskRecord) -> str:
+    return t.locator.split(" › dòng")[0]
+
+
+def _group_filter(tasks: list[TaskRecord], q: Question) -> tuple[list[TaskRecord], str] | None:
+    m = _ROMAN_GROUP.search(q.folded)
+    if m and "phu luc" in q.folded:
+        numeral = m.group(1).upper()
+        chosen = [t for t in tasks if t.source == "appendix" and t.locator.split(" › ")[1] == numeral]
+        if chosen:
+            return chosen, f"mục {numeral} của Phụ lục"
+    groups = {t.group for t in tasks if t.group}
+    q_words = set(re.findall(r"[a-z]+", q.folded))
+    best = None
+    for g in groups:
+        g_words = set(re.findall(r"[a-z]+", fold(g)))
+        if len(g_words) >= 2 and len(g_words & q_words) / len(g_words) >= 0.8:
+            if best is None or len(g_words) > len(best[1]):
+                best = (g, g_words)
+    if best:
+        return [t for t in tasks if t.group == best[0]], f"lĩnh vực «{best[0]}»"
+    return None
 
 
 def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer | None:
     index, registry = answerer.index, answerer.registry
-    agency = registry.find(q.text)
-    role = next((r for r, pat in ROLE_WORDS.items() if re.search(pat, q.folded)), "lead")
-    window = time_keys(q.text)
-    positions = list(range(len(index.tasks)))
+    tasks = [t for t in index.tasks if doc_id is None or t.doc_id == doc_id]
+    if "phu luc" in q.folded and any(t.source == "appendix" for t in tasks):
+        tasks = [t for t in tasks if t.source == "appendix"]
     filters = []
+    agency = registry.find(q.text)
     if agency:
-        positions = registry.tasks_of(agency.key, role)
+        role = next((r for r, pat in ROLE_WORDS.items() if re.search(pat, q.folded)), "lead")
+        mine = set(registry.tasks_of(agency.key, role)) if role != "executor" else \
+            {i for i in registry.tasks_of(agency.key, "lead")} - set(registry.by_role.get((agency.key, "lead"), []))
+        tasks = [t for t in tasks if index.tasks.index(t) in mine]
         filters.append(f"{agency.name} {ROLE_TEXT[role]}")
+    window = time_keys(q.text)
+    if not window and _DUE.search(q.folded):
+        window = {f"y{y}" for y in _YEAR_IN.findall(q.folded)}
     if window:
-        positions = [i for i in positions if matches_time(index.tasks[i], window)]
+        tasks = [t for t in tasks if matches_time(t, window) or _due_in_year(t, window)]
         filters.append("thời hạn " + ", ".join(sorted(k for k in window if "-" in k) or sorted(window)))
     if q.legal_keys:
         wanted = set(q.legal_keys)
-        positions = [i for i in positions if any(set(_keys(c)) & wanted for c in index.tasks[i].legal_ids)]
-        filters.append("căn cứ " + q.text)
+        tasks = [t for t in tasks if any(set(_keys(c)) & wanted for c in t.legal_ids)]
+        filters.append("căn cứ " + ", ".join(sorted(wanted)))
+    grouped = _group_filter(tasks, q)
+    if grouped:
+        tasks, what = grouped
+        filters.append(what)
+    if not filters and _ALL.search(q.folded) and doc_id:
+        filters.append("tất cả nhiệm vụ của kế hoạch")
     if not filters:
         return None
-    if doc_id:
-        positions = [i for i in positions if index.tasks[i].doc_id == doc_id]
-    tasks = [index.tasks[i] for i in positions]
     what = "; ".join(filters)
     if not tasks:
         return answerer.abstain(q, f"không có nhiệm vụ nào khớp: {what}")
@@ -48,24 +90,28 @@ def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
     for n, t in enumerate(tasks, 1):
         doc = index.docs[t.doc_id]
         task_cite = cite(doc, t.locator, t.field("task").spans[0], max_chars=220)
-        items.append({"task": t.task, "deadline": t.deadline, "doc_id": t.doc_id, "locator": t.locator,
-                      "quote": task_cite.quote, "start": task_cite.start, "end": task_cite.end})
+        items.append({"task": t.task, "deadline": t.deadline, "lead": t.lead, "doc_id": t.doc_id,
+                      "locator": t.locator, "quote": task_cite.quote, "start": task_cite.start, "end": task_cite.end})
         if n <= limit:
             deadline = f" — thời hạn: {t.deadline}" if t.deadline else ""
             lines.append(f"{n}. {task_cite.quote.rstrip('.')}{deadline} [{doc.title}, {t.locator}]")
             citations.append(task_cite)
-    head = f"Có {len(tasks)} nhiệm vụ ({what})"
+    total = len({(t.doc_id, base_locator(t)) for t in tasks})
+    head = f"Có {total} nhiệm vụ ({what})"
     more = f"\n… và {len(tasks) - limit} nhiệm vụ khác (xem bảng nhiệm vụ của đơn vị)." if len(tasks) > limit else ""
     return Answer(answer=head + ":\n" + "\n".join(lines) + more, abstained=False, citations=citations, kind=q.kind,
-                  items=items, total=len(tasks))
+                  items=items, total=total)
+
+
+def _due_in_year(t: TaskRecord, window: set[str]) -> bool:
+    years = {k[1:] for k in window if k.startswith("y")}
+    return bool(years) and any(re.search(rf"\b{y}\b", t.deadline) for y in years)
 
 
 def _keys(canonical: str) -> list[str]:
-    m = re.match(r"(\d+)(?:/(\d{4}))?/([^-/]+)-", canonical) or re.match(r"(\d+)-([^/]+)/", canonical)
-    if not m:
-        return []
-    if len(m.groups()) == 3:
+    m = re.match(r"(\d+)(?:/(\d{4}))?/([^-/]+)-", canonical)
+    if m:
         num, year, code = m.groups()
         return legal_keys(code, num, int(year) if year else None)
-    num, code = m.groups()
-    return legal_keys(code, num, None)
+    m = re.match(r"(\d+)-([^/]+)/", canonical)
+    return legal_keys(m.group(2), m.group(1), None) if m else []

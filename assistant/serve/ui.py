@@ -67,13 +67,24 @@ THEME = gr.themes.Default(
     font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "DejaVu Sans", "Noto Sans", "Arial",
           "system-ui", "sans-serif"],
     font_mono=[gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)), "DejaVu Sans Mono", "monospace"],
-)
-# Pin the light theme (the page otherwise follows the device's dark mode) and declare the page Vietnamese.
+).set(block_title_text_size="*text_md", block_title_text_weight="700", block_label_text_size="*text_md",
+      block_label_text_weight="700", block_title_text_color="*neutral_800", block_label_text_color="*neutral_800")
+# Pin the light theme (the page otherwise follows the device's dark mode), declare the page Vietnamese and
+# translate the chat's built-in English screen-reader labels.
 JS = """() => {
   document.documentElement.lang = 'vi';
-  const light = () => { if (document.body.classList.contains('dark')) document.body.classList.remove('dark'); };
-  light();
-  new MutationObserver(light).observe(document.body, {attributes: true, attributeFilter: ['class']});
+  const labels = [[/^chatbot conversation$/, 'Cuộc trò chuyện'], [/^user's message: /, 'Câu hỏi: '],
+                  [/^bot's message: /, 'Trả lời: ']];
+  const fix = () => {
+    if (document.body.classList.contains('dark')) document.body.classList.remove('dark');
+    document.querySelectorAll('#chat [aria-label]').forEach(e => {
+      const v = e.getAttribute('aria-label');
+      for (const [re, vi] of labels) if (re.test(v)) e.setAttribute('aria-label', v.replace(re, vi));
+    });
+  };
+  fix();
+  new MutationObserver(fix).observe(document.body, {attributes: true, attributeFilter: ['class', 'aria-label'],
+                                                    childList: true, subtree: true});
 }"""
 
 
@@ -81,8 +92,8 @@ def _ask(assistant: Assistant, question: str, conversation_id: str) -> tuple[str
     """(chat text, sources HTML) for one question; never raises."""
     try:
         ans = assistant.ask(question, conversation_id=conversation_id)
-    except BadQuestion as err:
-        return f"⚠ {chat_text(str(err))}", error_html(str(err))
+    except BadQuestion as err:  # shown in the chat only: the sources panel goes back to its hint
+        return f"⚠ {chat_text(str(err))}", EMPTY_SOURCES
     except Exception:  # a visitor never sees a traceback; the operator finds it in the log
         log.exception("ui: ask failed")
         return FAILED, error_html(FAILED)
@@ -97,13 +108,13 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
     kiosk = bool(getattr(assistant.settings, "kiosk", False))
     idle = max(10, int(getattr(assistant.settings, "kiosk_idle_seconds", 120)))
 
-    def pending(question: str, history: list[dict[str, Any]] | None) -> tuple[list[dict[str, Any]], str, str]:
+    def pending(question: str, history: list[dict[str, Any]] | None) -> tuple[list[dict[str, Any]], str, str, float]:
         history = list(history or [])
         question = (question or "").strip()
         if question:
             history.append({"role": "user", "content": chat_text(question)})
         history.append({"role": "assistant", "content": PENDING})
-        return history, "", question
+        return history, "", question, time.monotonic()
 
     def answer(question: str, history: list[dict[str, Any]] | None,
                conversation_id: str | None) -> tuple[list[dict[str, Any]], str, str, float]:
@@ -139,12 +150,12 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
             with gr.Tab("Hỏi đáp", id="qa"), gr.Row(elem_id="qa-row", equal_height=False):
                 with gr.Column(scale=3, min_width=300, elem_id="chat-col"):
                     chat = gr.Chatbot(
-                        show_label=False, elem_id="chat", height=420, buttons=[], feedback_options=None,
+                        show_label=False, elem_id="chat", height=400, buttons=[], feedback_options=None,
                         placeholder="Hãy gõ câu hỏi bên dưới hoặc chạm vào một câu hỏi mẫu.",
                         layout="panel", autoscroll=True)
                     with gr.Row(elem_id="ask-row", equal_height=True):
                         question = gr.Textbox(
-                            show_label=False, placeholder="Nhập câu hỏi của bạn…", lines=1, max_lines=4,
+                            label="Câu hỏi", show_label=False, placeholder="Nhập câu hỏi của bạn…", lines=1, max_lines=4,
                             scale=5, min_width=180, elem_id="question", container=False)
                         send = gr.Button("Gửi", variant="primary", scale=1, min_width=80, elem_id="send")
                     example_buttons = []
@@ -162,7 +173,7 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
             with gr.Tab("Tài liệu", id="docs"):
                 gr.HTML('<h2 class="src-title">Các tài liệu trợ lý đang dùng</h2>')
                 gr.Dataframe(value=doc_rows(docs.values()), headers=DOC_HEADERS, interactive=False, wrap=True,
-                             show_label=False, elem_id="doc-table")
+                             label="Danh sách tài liệu", show_label=False, buttons=[], elem_id="doc-table")
                 doc_pick = gr.Radio([("Tất cả tài liệu", ALL_DOCS)] + [(d.title, d.doc_id) for d in docs.values()],
                                     value=ALL_DOCS, label="Xem nhiệm vụ của tài liệu", elem_id="doc-pick")
                 with gr.Row():
@@ -173,14 +184,15 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                 first, first_note, _ = filter_tasks(ALL_DOCS, "", "")
                 count = gr.Markdown(first_note, elem_id="task-count")
                 table = gr.Dataframe(value=first["data"], headers=TASK_HEADERS, interactive=False, wrap=True,
-                                     show_label=False, max_height=640, elem_id="task-table",
+                                     label="Bảng nhiệm vụ", show_label=False, max_height=640, buttons=[],
+                                     elem_id="task-table",
                                      column_widths=["34%", "16%", "16%", "14%", "10%", "10%"])
         timer = gr.Timer(value=min(15, idle), active=kiosk)
 
         ask_out = [chat, sources, conv, last_activity]
         for trigger, source in [(send.click, question), (question.submit, question)] + [
                 (b.click, b) for b in example_buttons]:
-            trigger(pending, [source, chat], [chat, question, question_state], queue=False,
+            trigger(pending, [source, chat], [chat, question, question_state, last_activity], queue=False,
                     show_progress="hidden").then(answer, [question_state, chat, conv], ask_out,
                                                  show_progress="hidden")
         new_chat.click(reset, None, [chat, sources, conv, question, last_activity], queue=False)

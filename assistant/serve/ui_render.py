@@ -21,6 +21,7 @@ EMPTY_SOURCES = SOURCES_TITLE + (
 )
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 _TOKEN = re.compile(r"[0-9a-z]+")
+_PARA_START = re.compile(r"\n[ \t]*(?=[-+•] |[a-zđ]\) |\d+(?:\.\d+)*\. |[IVX]+\. )")
 
 
 def _esc(text: str) -> str:
@@ -32,35 +33,49 @@ def chat_text(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def _cut_left(text: str, limit: int) -> tuple[str, bool]:
-    """The last ≤limit characters of text, starting at a word boundary."""
-    if len(text) <= limit:
-        return text, False
-    part = text[-limit:]
-    space = part.find(" ")
-    return (part[space + 1:] if 0 <= space < limit // 2 else part), True
+def _cut_left(text: str) -> str:
+    """Drop the (probably partial) first word of a text that was cut on the left."""
+    space = text.find(" ")
+    return text[space + 1:] if 0 <= space < len(text) // 2 else text
 
 
-def _cut_right(text: str, limit: int) -> tuple[str, bool]:
-    """The first ≤limit characters of text, ending at a word boundary."""
-    if len(text) <= limit:
-        return text, False
-    part = text[:limit]
-    space = part.rfind(" ")
-    return (part[:space] if space > limit // 2 else part), True
+def _cut_right(text: str) -> str:
+    space = text.rfind(" ")
+    return text[:space] if space > len(text) // 2 else text
+
+
+def _flat(text: str) -> str:
+    """Whitespace-collapsed, with table cells (tab-separated in the extracted text) shown as "│"."""
+    return collapse_ws(text.replace("\t", " │ "))
 
 
 def context_html(source: str, start: int, end: int, radius: int = CONTEXT_CHARS) -> str:
-    """The cited span highlighted (<mark>) inside ~radius characters of its surroundings, HTML-escaped."""
+    """The cited span highlighted (<mark>) inside its paragraph (at most ~radius characters either side).
+
+    A paragraph starts at a bullet or numbered line ("- ", "+ ", "a) ", "2. ", "II. "); blank lines are not
+    boundaries (the extracted PDF text has one after every line). A table row (a line with tabs) is its own
+    paragraph. Where the window cuts a paragraph, it is cut at a word and marked "…". HTML-escaped.
+    """
     start, end = max(0, start), min(len(source), end)
-    before_raw = source[max(0, start - radius - 40):start]
-    after_raw = source[end:end + radius + 40]
-    before, cut_l = _cut_left(collapse_ws(before_raw), radius)
-    after, cut_r = _cut_right(collapse_ws(after_raw), radius)
-    quote = collapse_ws(source[start:end])
+    row_lo = source.rfind("\n", 0, start) + 1
+    row_hi = source.find("\n", end) % (len(source) + 1)  # -1 → len(source)
+    first, last = (row_lo, row_hi) if "\t" in source[row_lo:row_hi] else (0, len(source))
+    lo, hi = max(first, start - radius), min(last, end + radius)
+    before_raw, after_raw = source[lo:start], source[end:hi]
+    cut_l, cut_r = lo > first, hi < last
+    if first == 0:
+        starts = list(_PARA_START.finditer(before_raw))
+        if starts:
+            before_raw, cut_l = before_raw[starts[-1].end():], False
+        stop = _PARA_START.search(after_raw)
+        if stop:
+            after_raw, cut_r = after_raw[:stop.start()], False
+    before, after = _flat(before_raw), _flat(after_raw)
+    before = _cut_left(before) if cut_l else before
+    after = _cut_right(after) if cut_r else after
     gap_l = " " if before and before_raw[-1:].isspace() else ""
     gap_r = " " if after and after_raw[:1].isspace() else ""
-    return (("… " if cut_l else "") + _esc(before) + gap_l + f"<mark>{_esc(quote)}</mark>"
+    return (("… " if cut_l else "") + _esc(before) + gap_l + f"<mark>{_esc(collapse_ws(source[start:end]))}</mark>"
             + gap_r + _esc(after) + (" …" if cut_r else ""))
 
 
@@ -138,6 +153,7 @@ CSS = """
 .app-head { padding: 2px 0; }
 button[role="tab"] { font-size: 20px !important; font-weight: 700 !important; }
 #chat .message, #chat .message * { font-size: 20px; line-height: 1.5; }
+#chat .message, #chat .message * { color: #111827; }
 #chat button[aria-label="Clear"] { display: none !important; }
 #question textarea { font-size: 20px !important; line-height: 1.4; }
 #send { font-size: 20px; font-weight: 700; min-height: 52px; }
@@ -161,6 +177,8 @@ button[role="tab"] { font-size: 20px !important; font-weight: 700 !important; }
 .src-warn { border: 2px solid #d97706; background: #fffbeb; border-radius: 10px; padding: 12px 16px;
   font-size: 18px; margin-bottom: 10px; color: #78350f; }
 #task-table, #doc-table { font-size: 17px; }
+#task-table *, #doc-table * { font-family: var(--font) !important; }
+#examples { gap: 6px !important; }
 @media (max-width: 720px) {
   .gradio-container { padding: 4px 8px !important; }
   .app-head h1 { font-size: 21px; }

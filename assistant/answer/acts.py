@@ -1,0 +1,97 @@
+"""The legal acts a plan cites, as a catalogue: which acts (by type, issuer, document), when issued, where cited."""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from ..models import Answer, LegalReference
+from ..text.legal_ids import CODE_NAMES, legal_keys
+from .evidence import cite
+
+if TYPE_CHECKING:
+    from .analyze import Question
+    from .compose import Answerer
+
+_TYPES = [("nghi dinh", "NĐ"), ("quyet dinh", "QĐ"), ("nghi quyet", "NQ"), ("thong tu", "TT"), ("chi thi", "CT"),
+          ("ke hoach so", "KH")]
+_ISSUERS = [("thu tuong", "TTg"), ("chinh phu", "CP"), ("tinh uy", "TU"), ("hoi dong nhan dan", "HĐND"),
+            ("hdnd", "HĐND"), ("ubnd tinh", "UBND"), ("uy ban nhan dan tinh", "UBND"), ("van phong chinh phu", "VPCP")]
+_ASKS_ACTS = re.compile(r"(nghi dinh|quyet dinh|nghi quyet|thong tu|chi thi|van ban)( phap luat| phap ly)? (nao|gi)\b"
+                        r"|nhung (nghi dinh|quyet dinh|nghi quyet|thong tu|chi thi|van ban)|can cu (nhung|nao|vao)"
+                        r"|(bao nhieu|may) (van ban|nghi dinh|quyet dinh)")
+_DATE_TAIL = re.compile(r"^\s*,?\s*ngày\s+\d{1,2}\s*/\s*\d{1,2}\s*/\s*\d{4}")
+
+
+def _ref_keys(r: LegalReference) -> set[str]:
+    return set(legal_keys(r.act_type, r.number, r.year))
+
+
+def asks_for_acts(q: Question) -> bool:
+    return bool(_ASKS_ACTS.search(q.folded))
+
+
+def _preamble(answerer: Answerer, r: LegalReference) -> bool:
+    """Is the reference in a paragraph that states the plan's basis ("Căn cứ …", "Thực hiện …")?"""
+    text = answerer.index.docs[r.doc_id].text
+    line_start = text.rfind("\n", 0, r.span[0]) + 1
+    return text[line_start : r.span[0]].lstrip().startswith(("Căn cứ", "Thực hiện"))
+
+
+def answer_acts(answerer: Answerer, q: Question, doc_id: str | None) -> Answer | None:
+    refs = list(answerer.index.legal)
+    if doc_id:
+        refs = [r for r in refs if r.doc_id == doc_id]
+    codes = {c for w, c in _TYPES if w in q.folded}
+    if codes:
+        refs = [r for r in refs if r.act_type in codes]
+    issuer = next((c for w, c in _ISSUERS if w in q.folded), None)
+    if issuer:
+        refs = [r for r in refs if r.issuer_code == issuer]
+    if re.search(r"\bcan cu\b", q.folded) and not re.search(r"nhiem vu", q.folded):
+        refs = [r for r in refs if _preamble(answerer, r)]
+    if re.search(r"ca (hai|2) ke hoach|cung (vien|trich) dan|ca hai", q.folded):
+        by_doc: dict[str, set[str]] = {}
+        for r in refs:
+            by_doc.setdefault(r.doc_id, set()).add(r.canonical)
+        shared = set.intersection(*by_doc.values()) if len(by_doc) > 1 else set()
+        refs = [r for r in refs if r.canonical in shared]
+    acts: OrderedDict[tuple[str, str], LegalReference] = OrderedDict()
+    for r in refs:  # first citation of each act in each document
+        acts.setdefault((r.doc_id, r.canonical), r)
+    if not acts:
+        return None
+    lines, citations, items = [], [], []
+    for n, r in enumerate(acts.values(), 1):
+        doc = answerer.index.docs[r.doc_id]
+        end = r.span[1]
+        tail = _DATE_TAIL.match(doc.text[end : end + 40])
+        c = cite(doc, f"Văn bản được dẫn: {r.canonical}", (r.span[0], end + (tail.end() if tail else 0)))
+        date = f", ngày {r.date}" if r.date else ""
+        lines.append(f"{n}. {CODE_NAMES.get(r.act_type, r.act_type)} {r.canonical}{date} [{doc.title}]")
+        citations.append(c)
+        items.append({"task": f"{r.canonical} {c.quote}", "quote": c.quote, "doc_id": r.doc_id, "canonical": r.canonical,
+                      "start": c.start, "end": c.end, "locator": c.locator})
+    distinct = len({r.canonical for r in acts.values()})
+    head = f"Có {distinct} văn bản được viện dẫn"
+    return Answer(answer=head + ":\n" + "\n".join(lines), abstained=False, citations=citations, kind=q.kind,
+                  items=items, total=distinct)
+
+
+def answer_act_detail(answerer: Answerer, q: Question, doc_id: str | None) -> Answer | None:
+    """A question naming an act ("NĐ 118/2025 ban hành ngày nào?"): its full citation as the plan writes it."""
+    wanted = set(q.legal_keys)
+    refs = [r for r in answerer.index.legal if _ref_keys(r) & wanted and (doc_id is None or r.doc_id == doc_id)]
+    refs.sort(key=lambda r: (not r.date, r.span[0]))
+    if not refs:
+        return None
+    r = refs[0]
+    doc = answerer.index.docs[r.doc_id]
+    # quote the whole clause the act stands in, up to the next ";" or "." (bounded)
+    end = r.span[1]
+    stop = re.search(r"[;.\n]\s", doc.text[end : end + 300])
+    c = cite(doc, f"Văn bản được dẫn: {r.canonical}", (r.span[0], end + (stop.start() if stop else 0)))
+    date = f", ban hành ngày {r.date}" if r.date else ""
+    return Answer(answer=f"{c.quote} ({CODE_NAMES.get(r.act_type, r.act_type)} {r.canonical}{date}; "
+                         f"theo {doc.title}.)", abstained=False, citations=[c], kind="legal")
