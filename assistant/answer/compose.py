@@ -51,6 +51,7 @@ class Answerer:
         # names that identify a document (its ward, province): they choose the document, not the passage
         self.doc_names = sorted({fold(n) for d in index.docs.values() for n in (d.locality, d.province) if n},
                                 key=len, reverse=True)
+        self.task_terms = [terms(f"{t.group}. {t.task}") for t in index.tasks]
         self.registry = Registry(index.tasks)
         self.figures = Figures(index)
         self.places = {fold(p) for d in index.docs.values() for p in (d.locality, d.province) if p}
@@ -147,7 +148,10 @@ class Answerer:
             year_bonus = 0.05 if any(doc.year_from <= y <= doc.year_to for y in q.years) else 0.0
             task_pos = self.index.unit_task.get(pos)
             task = self.index.tasks[task_pos] if task_pos is not None else None
-            out.append(Candidate(pos, 0.4 * h.score / top + 0.6 * cov + year_bonus, cov, task))
+            match = cov
+            if task is not None:  # what the task is about weighs more than what its fields say
+                match = 0.5 * cov + 0.5 * coverage(q.topic, self.task_terms[task_pos], self.idf)
+            out.append(Candidate(pos, 0.4 * h.score / top + 0.6 * match + year_bonus, cov, task))
         out.sort(key=lambda c: -c.score)
         return out
 

@@ -43,6 +43,28 @@ def unit_spans(index: Index, pos: int) -> list[Span]:
     return [unit.span]
 
 
+_UNIT_AFTER = re.compile(r"bao nhieu\s+([a-z]+)")
+_DATE_OR_ID = re.compile(r"\d{1,2}/\d{1,2}/\d{4}|\d+/\d{4}/|\d+/[A-ZĐ]|\b(?:19|20)\d\d\b")
+
+
+def wanted_unit(folded: str) -> str | None:
+    """What a number question counts: "%" for rates, else the word after "bao nhiêu" ("tiền", "người")."""
+    if re.search(r"phan tram|%|\bty le\b", folded):
+        return "%"
+    m = _UNIT_AFTER.search(folded)
+    return m.group(1) if m and m.group(1) not in ("la", "thi", "o", "vay", "a") else None
+
+
+def has_quantity(text: str, unit: str | None) -> bool:
+    """Does ``text`` state a quantity of that unit? Years, dates and act numbers are not quantities."""
+    if unit == "%":
+        return "%" in text
+    bare = _DATE_OR_ID.sub(" ", text)
+    if unit is None:
+        return bool(re.search(r"\d", bare))
+    return bool(re.search(rf"\d[\d.,]*\s*{unit}\b", fold(bare)))
+
+
 def _metric(clause: str) -> frozenset[str]:
     words = re.findall(r"[a-z]+", fold(clause))
     return frozenset(w for w in words[-14:] if w not in _FILLER)
@@ -72,13 +94,14 @@ class Figures:
         return out
 
     def answer(self, q: Question, cands: list[Candidate], answerer: Answerer) -> Answer | None:
+        wanted = wanted_unit(q.folded)
         best: tuple[float, Figure | None, Span | None, int] = (0.0, None, None, -1)
         for c in cands[:6]:
             doc = self.index.docs[self.index.units[c.pos].doc_id]
             for span in unit_spans(self.index, c.pos):
                 for s in sentences(doc.text, span):
                     text = doc.text[s[0] : s[1]]
-                    if not re.search(r"\d", text):
+                    if not has_quantity(text, wanted):
                         continue
                     score = 0.7 * coverage(q.topic, terms(text), answerer.idf) + 0.3 * c.cov
                     if score > best[0]:

@@ -43,9 +43,9 @@ def _group_filter(tasks: list[TaskRecord], q: Question) -> tuple[list[TaskRecord
     best = None
     for g in groups:
         g_words = set(re.findall(r"[a-z]+", fold(g)))
-        if len(g_words) >= 2 and len(g_words & q_words) / len(g_words) >= 0.8:
-            if best is None or len(g_words) > len(best[1]):
-                best = (g, g_words)
+        covered = len(g_words) >= 2 and len(g_words & q_words) / len(g_words) >= 0.8
+        if covered and (best is None or len(g_words) > len(best[1])):
+            best = (g, g_words)
     if best:
         return [t for t in tasks if t.group == best[0]], f"lĩnh vực «{best[0]}»"
     return None

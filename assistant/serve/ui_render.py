@@ -178,6 +178,10 @@ button[role="tab"] { font-size: 20px !important; font-weight: 700 !important; }
   font-size: 18px; margin-bottom: 10px; color: #78350f; }
 #task-table, #doc-table { font-size: 17px; }
 #task-table *, #doc-table * { font-family: var(--font) !important; }
+/* flex items default to min-width:auto, so a wide table would widen the whole page on a phone */
+.gradio-container .main, .gradio-container main, .gradio-container .tabs, .gradio-container .tabitem,
+.gradio-container .column, #task-table, #doc-table, #task-table .table-wrap, #doc-table .table-wrap {
+  min-width: 0 !important; max-width: 100%; }
 #examples { gap: 6px !important; }
 @media (max-width: 720px) {
   .gradio-container { padding: 4px 8px !important; }

@@ -69,6 +69,7 @@ ABBREVIATIONS: dict[str, str] = {
     "bcd": "ban chi dao",
     "mttq": "mat tran to quoc",
     "vp": "van phong",
+    "kh": "ke hoach",
     "tt": "trung tam",
     "ct": "chu tich",
     "pct": "pho chu tich",
