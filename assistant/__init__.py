@@ -107,6 +107,7 @@ def load(settings: Settings | None = None, build_if_missing: bool = True, embedd
     problem = check_index(settings, embedder.model_id)
     if problem and build_if_missing:
         build_index(settings, embedder=embedder)
+    _threads(settings)
     return Assistant(settings=settings, embedder=embedder, index=load_index(settings))
 
 

@@ -84,8 +84,20 @@ class EmbeddingCache:
         os.replace(tmp, self.path)
 
 
+def _all_cores_for_torch() -> None:
+    """Batch embedding wants every core (faiss's single-thread OpenMP setting otherwise applies to torch too)."""
+    try:
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+    except ImportError:
+        pass
+
+
 def embed_units(texts: list[str], embedder: Embedder, cache: EmbeddingCache, progress: Progress | None) -> np.ndarray:
     missing = [t for t in dict.fromkeys(texts) if cache.key(t) not in cache.vectors]
+    if missing:
+        _all_cores_for_torch()
     batch = 16
     for i in range(0, len(missing), batch):
         part = missing[i : i + batch]

@@ -23,14 +23,14 @@ from fastapi.responses import FileResponse, JSONResponse  # noqa: E402
 from ..errors import BadQuestion  # noqa: E402
 from .ui_render import (  # noqa: E402
     CSS,
-    DOC_HEADERS,
     EMPTY_SOURCES,
     TASK_HEADERS,
     chat_text,
-    doc_rows,
+    docs_html,
     error_html,
     sources_html,
     task_rows,
+    tasks_html,
 )
 
 if TYPE_CHECKING:
@@ -134,10 +134,12 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
             return (gr.skip(),) * 6
         return (*reset(), gr.Tabs(selected="qa"))
 
-    def filter_tasks(doc_id: str | None, agency: str, deadline: str) -> tuple[dict[str, Any], str, float]:
+    def filter_tasks(doc_id: str | None, agency: str, deadline: str) -> tuple[dict[str, Any], str, str, float]:
+        """The task table (wide screens) and the same rows as cards (phones, see CSS) for the filters."""
         rows = task_rows(assistant.index.tasks, doc_id or None, agency or "", deadline or "")
         note = f"**{len(rows)}** nhiệm vụ phù hợp." if rows else "Không có nhiệm vụ nào khớp bộ lọc."
-        return {"data": rows or [[""] * len(TASK_HEADERS)], "headers": TASK_HEADERS}, note, time.monotonic()
+        table = {"data": rows or [[""] * len(TASK_HEADERS)], "headers": TASK_HEADERS}
+        return table, tasks_html(rows), note, time.monotonic()
 
     docs = assistant.index.docs
     with gr.Blocks(title=TITLE, analytics_enabled=False) as blocks:
@@ -171,22 +173,21 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                 with gr.Column(scale=2, min_width=300, elem_id="src-col"):
                     sources = gr.HTML(EMPTY_SOURCES, elem_id="sources")
             with gr.Tab("Tài liệu", id="docs"):
-                gr.HTML('<h2 class="src-title">Các tài liệu trợ lý đang dùng</h2>')
-                gr.Dataframe(value=doc_rows(docs.values()), headers=DOC_HEADERS, interactive=False, wrap=True,
-                             label="Danh sách tài liệu", show_label=False, buttons=[], elem_id="doc-table")
+                gr.HTML(docs_html(docs.values()), elem_id="doc-list")
                 doc_pick = gr.Radio([("Tất cả tài liệu", ALL_DOCS)] + [(d.title, d.doc_id) for d in docs.values()],
                                     value=ALL_DOCS, label="Xem nhiệm vụ của tài liệu", elem_id="doc-pick")
                 with gr.Row():
-                    agency = gr.Textbox(label="Lọc theo cơ quan (chủ trì, phối hợp, theo dõi)",
+                    agency = gr.Textbox(label="Lọc theo cơ quan (chủ trì, phối hợp, theo dõi)", min_width=260,
                                         placeholder="ví dụ: van hoa xa hoi", elem_id="agency-filter")
                     deadline = gr.Textbox(label="Lọc theo thời hạn", placeholder="ví dụ: Quý III/2025",
-                                          elem_id="deadline-filter")
-                first, first_note, _ = filter_tasks(ALL_DOCS, "", "")
+                                          min_width=260, elem_id="deadline-filter")
+                first, first_cards, first_note, _ = filter_tasks(ALL_DOCS, "", "")
                 count = gr.Markdown(first_note, elem_id="task-count")
                 table = gr.Dataframe(value=first["data"], headers=TASK_HEADERS, interactive=False, wrap=True,
                                      label="Bảng nhiệm vụ", show_label=False, max_height=640, buttons=[],
                                      elem_id="task-table",
                                      column_widths=["34%", "16%", "16%", "14%", "10%", "10%"])
+                cards = gr.HTML(first_cards, elem_id="task-cards")
         timer = gr.Timer(value=min(15, idle), active=kiosk)
 
         ask_out = [chat, sources, conv, last_activity]
@@ -199,7 +200,7 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
         timer.tick(on_tick, [last_activity, chat], [chat, sources, conv, question, last_activity, tabs],
                    queue=False, show_progress="hidden")
         for comp in (doc_pick, agency, deadline):
-            comp.change(filter_tasks, [doc_pick, agency, deadline], [table, count, last_activity], queue=False,
+            comp.change(filter_tasks, [doc_pick, agency, deadline], [table, cards, count, last_activity], queue=False,
                         show_progress="hidden")
     blocks.queue(default_concurrency_limit=CONCURRENCY)
     return blocks

@@ -12,7 +12,6 @@ from ..text.normalize import collapse_ws, fold
 
 CONTEXT_CHARS = 200
 TASK_HEADERS = ["Nhiệm vụ", "Chủ trì", "Phối hợp", "Thời hạn", "Theo dõi", "Vị trí"]
-DOC_HEADERS = ["Tên tài liệu", "Cơ quan ban hành", "Địa bàn", "Giai đoạn", "Loại"]
 KIND_LABELS = {"plan": "Kế hoạch", "legal": "Văn bản pháp luật"}
 SOURCES_TITLE = '<h2 class="src-title">Nguồn trích dẫn</h2>'
 EMPTY_SOURCES = SOURCES_TITLE + (
@@ -120,9 +119,26 @@ def error_html(message: str) -> str:
 
 
 # ------------------------------------------------------------------ documents tab
-def doc_rows(docs: Iterable[Document]) -> list[list[str]]:
-    return [[d.title, d.issuer, d.locality + (f", {d.province}" if d.province else ""), d.period,
-             KIND_LABELS.get(d.kind, d.kind)] for d in docs]
+def docs_html(docs: Iterable[Document]) -> str:
+    """The documents the assistant answers from, as cards (readable on a kiosk and on a phone)."""
+    cards = []
+    for d in docs:
+        place = d.locality + (f", {d.province}" if d.province else "")
+        meta = [("Cơ quan ban hành", d.issuer), ("Địa bàn", place), ("Giai đoạn", d.period),
+                ("Loại", KIND_LABELS.get(d.kind, d.kind))]
+        items = "".join(f"<li><span>{k}:</span> {_esc(v)}</li>" for k, v in meta if v)
+        cards.append(f'<div class="doc-card"><b>{_esc(d.title)}</b><ul>{items}</ul></div>')
+    return '<h2 class="src-title">Các tài liệu trợ lý đang dùng</h2><div class="doc-list">' + "".join(cards) + "</div>"
+
+
+def tasks_html(rows: list[list[str]]) -> str:
+    """Task rows as cards: the phone view of the task table (a 6-column table does not fit 390 px)."""
+    cards = []
+    for row in rows:
+        fields = "".join(f"<li><span>{h}:</span> {_esc(v)}</li>"
+                         for h, v in zip(TASK_HEADERS[1:], row[1:], strict=True) if v)
+        cards.append(f'<div class="task-card"><b>{_esc(row[0])}</b><ul>{fields}</ul></div>')
+    return "".join(cards)
 
 
 def _matches(query: str, values: Iterable[str]) -> bool:
@@ -147,7 +163,7 @@ def task_rows(tasks: Iterable[TaskRecord], doc_id: str | None, agency: str = "",
 # ------------------------------------------------------------------ style (given to mount_gradio_app)
 CSS = """
 :root, body { color-scheme: light; }
-.gradio-container { max-width: 1840px !important; margin: 0 auto !important; padding-top: 4px !important; }
+.gradio-container { width: 100% !important; max-width: min(1840px, 100vw) !important; margin: 0 auto !important; padding-top: 4px !important; }
 .app-head h1 { font-size: 30px; font-weight: 700; margin: 0 0 2px; color: #1e3a8a; }
 .app-head p { font-size: 18px; margin: 0; color: #475569; }
 .app-head { padding: 2px 0; }
@@ -176,11 +192,20 @@ button[role="tab"] { font-size: 20px !important; font-weight: 700 !important; }
 .src-none > b { font-size: 21px; color: #0f172a; }
 .src-warn { border: 2px solid #d97706; background: #fffbeb; border-radius: 10px; padding: 12px 16px;
   font-size: 18px; margin-bottom: 10px; color: #78350f; }
-#task-table, #doc-table { font-size: 17px; }
-#task-table *, #doc-table * { font-family: var(--font) !important; }
+#task-table { font-size: 17px; }
+#task-table * { font-family: var(--font) !important; }
+.doc-list { display: flex; flex-wrap: wrap; gap: 10px; }
+.doc-card, .task-card { border: 1px solid #cbd5e1; border-radius: 10px; padding: 10px 14px; background: #fff;
+  font-size: 18px; flex: 1 1 420px; }
+.doc-card ul, .task-card ul { list-style: none; padding: 0; margin: 4px 0 0; }
+.doc-card li, .task-card li { margin: 2px 0; }
+.doc-card li span, .task-card li span { color: #475569; }
+.task-card { margin-bottom: 8px; }
+#task-cards { display: none; }
 /* flex items default to min-width:auto, so a wide table would widen the whole page on a phone */
-.gradio-container .main, .gradio-container main, .gradio-container .tabs, .gradio-container .tabitem,
-.gradio-container .column, #task-table, #doc-table, #task-table .table-wrap, #doc-table .table-wrap {
+.gradio-container { min-width: 0 !important; }
+.gradio-container .main, .gradio-container main, .gradio-container .wrap, .gradio-container .tabs,
+.gradio-container .tabitem, .gradio-container .column, #task-table, #task-table .table-wrap {
   min-width: 0 !important; max-width: 100%; }
 #examples { gap: 6px !important; }
 @media (max-width: 720px) {
@@ -198,5 +223,8 @@ button[role="tab"] { font-size: 20px !important; font-weight: 700 !important; }
   #chat .message, #chat .message * { font-size: 18px; }
   #sources { max-height: none; }
   .example, #new-chat { font-size: 16px !important; }
+  #task-table { display: none !important; }
+  #task-cards { display: block; }
+  .doc-card, .task-card { font-size: 17px; }
 }
 """
