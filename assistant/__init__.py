@@ -73,7 +73,7 @@ class Assistant:
 
         text = clean(question or "")
         if not text:
-            raise BadQuestion("Câu hỏi đang trống. Hãy nhập câu hỏi (question must not be empty).", 422)
+            raise BadQuestion("Câu hỏi đang trống. Hãy nhập câu hỏi.", 422)
         if len(text) > self.settings.max_question_chars:
             raise BadQuestion(
                 f"Câu hỏi quá dài ({len(text)} ký tự, tối đa {self.settings.max_question_chars}).", 413)

@@ -170,12 +170,14 @@ CSS = """
 button[role="tab"] { font-size: 20px !important; font-weight: 700 !important; }
 #chat .message, #chat .message * { font-size: 20px; line-height: 1.5; }
 #chat .message, #chat .message * { color: #111827; }
+#chat .md { opacity: 1 !important; }
 #chat button[aria-label="Clear"] { display: none !important; }
 #question textarea { font-size: 20px !important; line-height: 1.4; }
 #send { font-size: 20px; font-weight: 700; min-height: 52px; }
 .ex-row { flex-wrap: wrap !important; gap: 8px !important; }
 .example, #new-chat { font-size: 17px !important; flex: 0 1 auto !important; min-width: 0 !important;
   width: auto !important; white-space: normal !important; text-align: left !important; min-height: 46px; }
+.example { background: #eff6ff !important; border: 1px solid #bfdbfe !important; color: #1e3a8a !important; }
 #new-chat { align-self: flex-start; }
 .ex-title, .src-title { font-size: 20px !important; font-weight: 700; margin: 0 0 6px !important; color: #1e3a8a; }
 #sources { max-height: calc(100vh - 200px); overflow-y: auto !important; }
