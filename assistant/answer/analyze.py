@@ -42,13 +42,41 @@ _KINDS: list[tuple[str, tuple[str, ...]]] = [
 ]
 # question words: not topic
 _QWORDS = frozenset(
-    "ai gi nao dau khi bao nhieu may sao the nhu vay a a? oi nhe khong chua hay la thi ra duoc "
-    "co quan don vi chu tri phoi hop thuc hien thoi gian han san pham nhiem vu viec cong lam phai "
-    "hoi cho biet xin vui long giup toi minh em anh chi ke hoach phuong nham gi dung noi dung bang "
-    "bao lau lan nhieu muc may ten".split()
+    "ai gi nao dau khi bao nhieu may sao the nhu vay a oi nhe khong chua hay la thi duoc "
+    "co quan don vi chu tri phoi hop thuc hien thoi gian han san pham nhiem vu viec lam phai "
+    "hoi cho biet xin vui long giup toi minh em anh chi ke hoach phuong nham bang "
+    "lau lan nhieu ten mong doi".split()
 )
 # a place is a capitalised name after its kind: "phường Hải Châu", "tỉnh Lâm Đồng" (lower-case words are not names)
-_PLACE = re.compile(r"\b(?:[Pp]hường|[Xx]ã|[Tt]hị trấn|[Qq]uận|[Hh]uyện|[Tt]ỉnh|[Tt]hành phố|TP\.?)\s+((?:[A-ZĐÀ-Ỹ][\wÀ-ỹ]*\s?){1,4})")
+_PLACE_CASED = re.compile(r"\b(?:[Pp]hường|[Xx]ã|[Tt]hị trấn|[Qq]uận|[Hh]uyện|[Tt]ỉnh|[Tt]hành phố|TP\.?)\s+((?:\w+\s?){1,4})")
+_PLACE_FOLDED = re.compile(r"\b(?:phuong|xa)\s+((?:[a-z]+\s?){1,3})")
+_NOT_NAME = frozenset("co la thi ve trong da can nao gi duoc phai lam chu tri va cua cac o tai theo hoi "
+                      "nhiem vu ke hoach phoi hop thuc hien bao nhieu ai khi".split())
+
+
+def _places(text: str, folded: str) -> list[str]:
+    """Place names a question mentions: capitalised words after "phường", "xã", "tỉnh"…; in a question typed all
+    lower- or upper-case, only the words after "phường"/"xã" that are not common words."""
+    places = []
+    if text.islower() or text.isupper():
+        for m in _PLACE_FOLDED.finditer(folded):
+            words = []
+            for w in m.group(1).split():
+                if w in _NOT_NAME:
+                    break
+                words.append(w)
+            if words:
+                places.append(" ".join(words))
+        return places
+    for m in _PLACE_CASED.finditer(text):
+        words = []
+        for w in m.group(1).split():
+            if not w[0].isupper():
+                break
+            words.append(w)
+        if words:
+            places.append(fold(" ".join(words)))
+    return places
 _YEAR = re.compile(r"\b(20[0-9]{2})\b")
 _PERIOD = re.compile(r"\b(20[0-9]{2})\s*-\s*(20[0-9]{2})\b")
 
@@ -80,7 +108,6 @@ def analyze(question: str) -> Question:
     years = sorted({int(y) for y in _YEAR.findall(folded)})
     for a, b in _PERIOD.findall(folded):
         years += [int(a), int(b)]
-    cased = text.title() if text.isupper() or text.islower() else text
-    places = [fold(m.group(1)).strip() for m in _PLACE.finditer(cased)]
+    places = _places(text, folded)
     return Question(text=text, folded=folded, kind=classify(folded), topic=topic, legal_keys=query_keys(text),
                     years=sorted(set(years)), places=places)

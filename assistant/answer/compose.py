@@ -76,6 +76,8 @@ class Answerer:
         if q.legal_keys and not set(q.legal_keys) & self.legal_keys:
             return self.abstain(q, "tài liệu không nhắc đến văn bản này")
         doc_id = self._doc_hint(q)
+        if q.kind == "signer":
+            return self._signer(q, doc_id)
         follow = self._follow_up(q, conversation_id)
         if follow is not None:
             return self._field_answer(q, [Candidate(-1, 1.0, 1.0, follow)], conversation_id, both=False)
@@ -103,8 +105,6 @@ class Answerer:
                 return self.abstain(q, f"nhiệm vụ tại {best.task.locator} không ghi {LABELS[FIELD_ROLES[q.kind][0]].lower()}")
             if with_field and with_field[0].cov >= self.settings.abstain_threshold:
                 return self._field_answer(q, with_field, conversation_id, both=doc_id is None)
-        if q.kind == "signer":
-            return self._signer(doc_id)
         if q.kind == "number":
             plan_years = [y for y in q.years if not any(d.year_from <= y <= d.year_to for d in self.index.docs.values())]
             found = None if plan_years else self.figures.answer(q, cands, self)
@@ -203,16 +203,19 @@ class Answerer:
         source = "" if len(chosen) > 1 else f" (Nhiệm vụ «{_short(first.task)}» — {doc.title}, {first.locator}.)"
         return Answer(answer=" ".join(lines) + source, abstained=False, citations=_dedupe(citations), kind=q.kind)
 
-    def _signer(self, doc_id: str | None) -> Answer:
+    def _signer(self, q: Question, doc_id: str | None) -> Answer:
         units = [(i, u) for i, u in enumerate(self.index.units)
                  if u.kind == "signature" and (doc_id is None or u.doc_id == doc_id)]
+        asked = re.search(r"pho chu tich|bi thu|truong phong|giam doc|chanh van phong", q.folded)
+        if asked and not any(asked.group(0) in fold(u.text) for _, u in units):
+            return self.abstain(q, f"tài liệu không ghi tên {asked.group(0)}")
         lines, citations = [], []
         for _, u in units:
             doc = self.index.docs[u.doc_id]
             lines.append(f"{doc.title} do {u.text} ký.")
             citations.append(cite(doc, u.locator, u.span))
         if not lines:
-            return self.abstain(analyze(""), "tài liệu không ghi người ký")
+            return self.abstain(q, "tài liệu không ghi người ký")
         return Answer(answer=" ".join(lines), abstained=False, citations=citations, kind="signer")
 
     def _passage_answer(self, q: Question, cands: list[Candidate]) -> Answer:
