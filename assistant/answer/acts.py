@@ -79,19 +79,25 @@ def answer_acts(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
                   items=items, total=distinct)
 
 
+_ARTICLE_BEFORE = re.compile(r"((?:tại\s+)?(?:(?:điểm|khoản)\s+\S+\s+)*Điều\s+\d+\s+)$")
+
+
 def answer_act_detail(answerer: Answerer, q: Question, doc_id: str | None) -> Answer | None:
-    """A question naming an act ("NĐ 118/2025 ban hành ngày nào?"): its full citation as the plan writes it."""
+    """A question naming an act ("NĐ 118/2025 ban hành ngày nào?"): the act's citation as the plan writes it,
+    with the article/clause before it and the date and issuer after it."""
     wanted = set(q.legal_keys)
     refs = [r for r in answerer.index.legal if _ref_keys(r) & wanted and (doc_id is None or r.doc_id == doc_id)]
     refs.sort(key=lambda r: (not r.date, r.span[0]))
     if not refs:
         return None
+    if re.search(r"dieu|khoan", q.folded):  # asked which article: prefer a citation that names one
+        refs.sort(key=lambda r: not _ARTICLE_BEFORE.search(answerer.index.docs[r.doc_id].text[max(0, r.span[0] - 60): r.span[0]]))
     r = refs[0]
     doc = answerer.index.docs[r.doc_id]
-    # quote the whole clause the act stands in, up to the next ";" or "." (bounded)
-    end = r.span[1]
-    stop = re.search(r"[;.\n]\s", doc.text[end : end + 300])
-    c = cite(doc, f"Văn bản được dẫn: {r.canonical}", (r.span[0], end + (stop.start() if stop else 0)))
-    date = f", ban hành ngày {r.date}" if r.date else ""
-    return Answer(answer=f"{c.quote} ({CODE_NAMES.get(r.act_type, r.act_type)} {r.canonical}{date}; "
-                         f"theo {doc.title}.)", abstained=False, citations=[c], kind="legal")
+    start, end = r.span
+    before = _ARTICLE_BEFORE.search(doc.text[max(0, start - 60) : start])
+    if before:
+        start -= len(before.group(1))
+    stop = re.search(r"[;.]\s|\)|\n\s*\n\s*[-+a-zđ]\)|,?\s+và\s+(?=Nghị|Quyết|Thông|Kế|Chỉ)", doc.text[end : end + 160])
+    c = cite(doc, f"Văn bản được dẫn: {r.canonical}", (start, end + (stop.start() if stop else 160)))
+    return Answer(answer=f"{c.quote} (theo {doc.title}.)", abstained=False, citations=[c], kind="legal")

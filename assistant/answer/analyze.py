@@ -40,14 +40,13 @@ _KINDS: list[tuple[str, tuple[str, ...]]] = [
     ("number", (r"\bty le\b", r"\bchi tieu\b", r"toi thieu", r"bao nhieu")),
     ("product", (r"san pham", r"ket qua (dau ra|can dat|mong doi)", r"dau ra", r"cho ra (van ban|san pham|gi)")),
 ]
-# question words: not topic
+# question words and phrases: how people ask, not what they ask about
+_QPHRASES = re.compile(r"\b(co quan|don vi|chu tri|phoi hop|thuc hien|thoi gian|san pham|nhiem vu|bao nhieu|nhu the nao|"
+                       r"the nao|la gi|cho biet|vui long|xin hoi|mong doi|bao lau|mot lan|bo phan|ke hoach (?=cchc|cai cach))\b")
 _QWORDS = frozenset(
-    "ai gi nao dau khi bao nhieu may sao the nhu vay a oi nhe khong chua hay la thi duoc "
-    "co quan don vi chu tri phoi hop thuc hien thoi gian han san pham nhiem vu viec lam phai "
-    "hoi cho biet xin vui long giup toi minh em anh chi ke hoach phuong nham bang "
-    "lau lan nhieu ten mong doi".split()
+    "ai gi nao dau khi may sao the vay a oi nhe khong chua hay la thi duoc lam phai hoi toi minh em anh chi "
+    "ten han viec giup nham bang lan nhieu ".split()
 )
-# a place is a capitalised name after its kind: "phường Hải Châu", "tỉnh Lâm Đồng" (lower-case words are not names)
 _PLACE_CASED = re.compile(r"\b(?:[Pp]hường|[Xx]ã|[Tt]hị trấn|[Qq]uận|[Hh]uyện|[Tt]ỉnh|[Tt]hành phố|TP\.?)\s+((?:\w+\s?){1,4})")
 _PLACE_FOLDED = re.compile(r"\b(?:phuong|xa)\s+((?:[a-z]+\s?){1,3})")
 _NOT_NAME = frozenset("co la thi ve trong da can nao gi duoc phai lam chu tri va cua cac o tai theo hoi "
@@ -102,7 +101,7 @@ def classify(folded: str) -> str:
 def analyze(question: str) -> Question:
     text = clean(question)
     folded = fold(text)
-    expanded = expand_abbreviations(folded)
+    expanded = _QPHRASES.sub(" ", expand_abbreviations(folded))
     words = re.findall(r"[a-z0-9%]+", expanded)
     topic = [w for w in words if w not in STOP and w not in _QWORDS and len(w) > 1]
     years = sorted({int(y) for y in _YEAR.findall(folded)})

@@ -119,8 +119,14 @@ class Answerer:
         for d in self.index.docs.values():  # "KH 2026-2030" names the plan, it is not what is asked about
             if d.year_to > d.year_from:
                 folded = re.sub(rf"\b{d.year_from}\s*-\s*{d.year_to}\b", " ", folded)
+        if any(re.search(rf"\b{re.escape(n)}\b", q.folded) for n in self.doc_names) or self._period_named(q):
+            # the question names a plan: "KH CCHC … của Nam Gia Nghĩa" is the plan, not the topic
+            folded = re.sub(r"\b(kh|ke hoach)\s+(cchc|cai cach hanh chinh)(\s+nha nuoc)?(\s+giai doan)?", " ", folded)
         kept = set(re.findall(r"[a-z0-9%]+", expand_abbreviations(folded)))
         return [w for w in q.topic if w in kept]
+
+    def _period_named(self, q: Question) -> bool:
+        return any({d.year_from, d.year_to} <= set(q.years) for d in self.index.docs.values() if d.year_to > d.year_from)
 
     def _doc_hint(self, q: Question) -> str | None:
         """The document a question names by its place ("Nam Gia Nghĩa") or its exact period ("2026-2030")."""
