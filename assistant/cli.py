@@ -18,10 +18,10 @@ def _progress(stage: str, done: int, total: int) -> None:
 def cmd_index(args: argparse.Namespace) -> int:
     import json as _json
 
-    from . import build_index
+    from .admin import rebuild
     from .settings import get_settings
 
-    build = build_index(get_settings(), progress=_progress)
+    build = rebuild(get_settings(), progress=_progress)  # one build at a time; clears killed builds' leftovers
     meta = _json.loads((build / "meta.json").read_text(encoding="utf-8"))
     c = meta["counts"]
     print(f"Index built in {meta['build_seconds']} s → {build}\n  {c['documents']} documents, {c['units']} units, "
@@ -80,6 +80,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add_document(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .admin import add_document
+    from .settings import get_settings
+
+    meta = {k: getattr(args, k) for k in ("doc_id", "title", "issuer", "locality", "period", "kind", "province")}
+    entry = add_document(get_settings(), Path(args.file), meta)
+    print(f"Added {entry['doc_id']} → corpus/{entry['file']} (sha256 {entry['sha256'][:12]}…). "
+          "Rebuild the index: python -m assistant index")
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from .serve.feedback import FeedbackStore
+    from .settings import get_settings
+
+    store = FeedbackStore(get_settings().feedback_db)
+    if args.action == "backup":
+        print(f"Backed up {store.count()} ratings → {store.backup(args.out)}", file=sys.stderr)
+        return 0
+    n = store.export_csv(args.out)
+    print(f"Exported {n} ratings" + (f" → {args.out}" if args.out else ""), file=sys.stderr)
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from evals.run import main as eval_main
 
@@ -103,14 +129,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("question", nargs="+")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
+    p = sub.add_parser("add-document", help="add a .txt/.docx/.pdf to corpus/ and manifest.toml (then: index)")
+    p.add_argument("file")
+    for name in ("doc-id", "title", "issuer", "locality", "period"):
+        p.add_argument(f"--{name}", required=True)
+    p.add_argument("--kind", default="plan", choices=("plan", "legal", "procedure"))
+    p.add_argument("--province", default="")
+    p.set_defaults(func=cmd_add_document)
+    p = sub.add_parser("feedback", help="export the answer ratings as CSV (UTF-8 with BOM), or back them up")
+    p.add_argument("action", choices=("export", "backup"))
+    p.add_argument("--out", help="export: CSV file (default: stdout); backup: SQLite file (required)")
+    p.set_defaults(func=cmd_feedback)
     p = sub.add_parser("eval", help="run the evaluation set (arguments are passed to evals/run.py)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_eval)
     args = parser.parse_args(argv)
+    if args.func is cmd_feedback and args.action == "backup" and not args.out:
+        parser.error("feedback backup needs --out FILE")
+    from pydantic import ValidationError
+
     from .errors import AssistantError
 
     try:
         return args.func(args)
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # settings from ASSISTANT_* variables
+        print(f"error: invalid settings: {exc}", file=sys.stderr)
         return 2

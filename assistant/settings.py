@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +32,17 @@ class Settings(BaseSettings):
     kiosk_idle_seconds: int = 120
     home_locality: str = ""
     torch_threads: int = Field(1, ge=1, description="Threads for query embedding while serving")
+
+    @field_validator("admin_token")
+    @classmethod
+    def _strong_admin_token(cls, v: str) -> str:
+        v = v.strip()
+        if v and len(v) < 16:
+            raise ValueError(
+                f"ASSISTANT_ADMIN_TOKEN is {len(v)} characters: the admin endpoints need at least 16. "
+                "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))' "
+                "(or leave ASSISTANT_ADMIN_TOKEN empty to disable the admin endpoints)")
+        return v
 
 
 @lru_cache(maxsize=1)

@@ -25,7 +25,8 @@ _KINDS: list[tuple[str, tuple[str, ...]]] = [
     # a percentage or rate is asked for: before the agency/time kinds ("tỷ lệ hồ sơ đúng hạn" is not a deadline)
     ("number", (r"bao nhieu ?%", r"bao nhieu phan tram", r"phan tram", r"\bty le\b.{0,80}(bao nhieu|la gi|nao|muc)",
                 r"\bchi tieu\b.{0,60}bao nhieu", r"(dat|toi thieu|muc tieu).{0,40}bao nhieu")),
-    ("partner", (r"phoi hop", r"ho tro (thuc hien|chu tri)", r"cung (voi|tham gia)", r"\bgop y\b")),
+    ("product", (r"san pham", r"ket qua (dau ra|can dat|mong doi)", r"dau ra", r"cho ra (van ban|san pham|gi|ket qua)")),
+    ("partner", (r"phoi hop(?! voi)", r"(ai|co quan nao|don vi nao) phoi hop", r"ho tro (thuc hien|chu tri)", r"cung (voi|tham gia)", r"\bgop y\b")),
     ("monitor", (r"theo doi, kiem tra", r"\bdon doc\b", r"giam sat (viec )?thuc hien")),
     ("lead", (r"chu tri", r"\bai (thuc hien|lam|phu trach|chiu trach nhiem|dam nhiem|tham muu|de xuat)",
               r"(co quan|don vi|phong|bo phan) nao", r"giao (cho )?(ai|co quan|don vi)", r"\bdo ai\b", r"\bai\b.*\?$",
@@ -38,7 +39,6 @@ _KINDS: list[tuple[str, tuple[str, ...]]] = [
                r"co so phap ly", r"theo (van ban|quy dinh) nao", r"so hieu", r"thuc hien theo (nghi|quyet|van)",
                r"vien dan", r"trich dan", r"dieu khoan", r"ban hanh ngay", r"ngay ban hanh")),
     ("number", (r"\bty le\b", r"\bchi tieu\b", r"toi thieu", r"bao nhieu")),
-    ("product", (r"san pham", r"ket qua (dau ra|can dat|mong doi)", r"dau ra", r"cho ra (van ban|san pham|gi)")),
 ]
 # question words and phrases: how people ask, not what they ask about
 _QPHRASES = re.compile(r"\b(co quan|don vi|chu tri|phoi hop|thuc hien|thoi gian|san pham|nhiem vu|bao nhieu|nhu the nao|"

@@ -28,6 +28,8 @@ FIELD_ROLES = {"lead": ("lead", "executor"), "partner": ("partners",), "monitor"
 LABELS = {"lead": "Cơ quan chủ trì", "executor": "Cơ quan thực hiện", "partners": "Cơ quan phối hợp",
           "proposer": "Cơ quan đề xuất",
           "monitor": "Cơ quan theo dõi, kiểm tra, đôn đốc", "deadline": "Thời gian thực hiện", "product": "Sản phẩm"}
+_ASSIGN = re.compile(r"\bGiao\s+((?:[Pp]hòng|Văn phòng|Trung tâm|Công an|UBND|Ủy ban)[^,;:.]{3,90}?)\s+"
+                     r"(?:chủ trì|thường xuyên|ứng dụng|tham mưu|thực hiện|theo dõi|phối hợp)")
 ROLE_MENTIONS = [(r"co quan thuc hien|\bthuc hien la\b", "executor"), (r"de xuat", "proposer"),
                  (r"phoi hop", "partners"), (r"theo doi|don doc", "monitor")]
 EXAMPLES = ["Ai chủ trì số hóa hồ sơ thủ tục hành chính?", "Tỷ lệ hồ sơ trực tuyến toàn trình đạt bao nhiêu?",
@@ -97,6 +99,10 @@ class Answerer:
         cands = self._candidates(q, doc_id)
         if not cands or cands[0].cov < self.settings.abstain_threshold:
             return self.abstain(q, "không tìm thấy nội dung phù hợp")
+        if q.kind == "lead" and cands[0].task is None:
+            assigned = self._assignment(q, cands[0])
+            if assigned is not None:
+                return assigned
         if q.kind in FIELD_ROLES:
             with_field = [c for c in cands if c.task and any(c.task.value(r) for r in FIELD_ROLES[q.kind])]
             best = cands[0]
@@ -157,6 +163,7 @@ class Answerer:
             match = cov
             if task is not None:  # what the task is about weighs more than what its fields say
                 match = 0.5 * cov + 0.5 * coverage(q.topic, self.task_terms[task_pos], self.idf)
+                match += _fit(q, task)
             out.append(Candidate(pos, 0.4 * h.score / top + 0.6 * match + year_bonus, cov, task))
         out.sort(key=lambda c: -c.score)
         return out
@@ -209,6 +216,19 @@ class Answerer:
         source = "" if len(chosen) > 1 else f" (Nhiệm vụ «{_short(first.task)}» — {doc.title}, {first.locator}.)"
         return Answer(answer=" ".join(lines) + source, abstained=False, citations=_dedupe(citations), kind=q.kind)
 
+    def _assignment(self, q: Question, cand: Candidate) -> Answer | None:
+        """A plan sentence that assigns work ("Giao phòng Văn hóa – Xã hội chủ trì, tham mưu …") answers who leads."""
+        unit = self.index.units[cand.pos]
+        doc = self.index.docs[unit.doc_id]
+        text = doc.text[unit.span[0] : unit.span[1]]
+        m = _ASSIGN.search(text)
+        if not m or cand.cov < self.settings.abstain_threshold:
+            return None
+        who = cite(doc, unit.locator, (unit.span[0] + m.start(1), unit.span[0] + m.end(1)))
+        sentence = cite(doc, unit.locator, unit.span)
+        return Answer(answer=f"Cơ quan chủ trì: {who.quote}. (Theo {doc.title}, {unit.locator}: «{_short(sentence.quote, 160)}»)",
+                      abstained=False, citations=[who, sentence], kind=q.kind)
+
     def _signer(self, q: Question, doc_id: str | None) -> Answer:
         units = [(i, u) for i, u in enumerate(self.index.units)
                  if u.kind == "signature" and (doc_id is None or u.doc_id == doc_id)]
@@ -241,6 +261,23 @@ class Answerer:
         text = (f"Xin lỗi, tài liệu hiện có không nêu thông tin này ({reason}). Trợ lý chỉ trả lời từ: {titles}. "
                 f"Bạn có thể hỏi, ví dụ: {examples}")
         return Answer(answer=text, abstained=True, citations=[], kind=q.kind, debug={"reason": reason})
+
+
+_UNIT_ASKED = re.compile(r"\b(quy|thang|nam|ngay) (nao|may)\b")
+_YEAR = re.compile(r"\b20\d\d\b")
+
+
+def _fit(q: Question, task: TaskRecord) -> float:
+    """Small preferences between similar tasks: the deadline has the unit asked for ("quý nào" → a quarter);
+    the task's own text names a different year than the question."""
+    bonus = 0.0
+    unit = _UNIT_ASKED.search(q.folded)
+    if q.kind == "deadline" and unit and re.search(rf"\b{unit.group(1)}\b", fold(task.deadline)):
+        bonus += 0.08
+    years_in_task = set(_YEAR.findall(task.task))
+    if q.years and years_in_task and not {str(y) for y in q.years} & years_in_task:
+        bonus -= 0.08
+    return bonus
 
 
 def _keys(code: str, number: str, year: int | None) -> list[str]:

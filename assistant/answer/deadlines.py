@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -69,6 +69,9 @@ _ONGOING = re.compile(r"\bthuong xuyen\b|\bdinh ky\b")
 _CUT_ACTION = re.compile(r"\s+(?:va|theo|khi|neu|sau khi)\s+|,|\(")
 _TRAIL = re.compile(r"(?:\s+(?:cham nhat(?: la)?|hoan thanh|truoc|trong|vao|ngay|dinh ky|thuong xuyen|la))+\s*$")
 _LEAD = re.compile(r"^(?:(?:va|thoi gian|dinh ky|thuong xuyen|hoac)\s+)+")
+_VERB = re.compile(r"\b(?:ban hanh|bao cao|hoan thanh|to chuc|trien khai|kiem tra|xay dung|trinh|thuc hien|tiep tuc"
+                   r"|tong ket|ra soat|cap nhat|cong bo|tham muu)\b")
+_FILLER = {"trong", "vao", "truoc", "cham", "nhat", "la", "ngay", "tu", "den", "dinh", "ky", "thuong", "xuyen"}
 
 
 def _month_end(y: int, m: int) -> date:
@@ -87,23 +90,26 @@ def _mask_legal(text: str) -> str:
 
 
 def _action(value: str, folded: str, lo: int, hi: int, after: int, stop: int) -> str:
-    """The verb phrase before the time words (last "và"-piece), else the one right after them."""
+    """The verb phrase before the time words (the last "và"-piece), else the one right after them."""
     before = folded[lo:hi]
-    piece_at = max(before.rfind(" va "), before.rfind(", ")) + 1
-    a, b = lo + piece_at, hi
-    if not _LEAD.sub("", folded[a:b].strip(" ,")).strip():
+    a, b = lo + before.rfind(" va ") + 1, hi
+    comma = folded.find(",", a, b)
+    b = comma if comma > a and _VERB.search(folded[a:comma]) else b
+    if not _VERB.search(folded[a:b]) and set(folded[a:b].split()) <= _FILLER:
         a, b = after, stop
         cut = _CUT_ACTION.search(folded[a:b])
         b = a + cut.start() if cut else b
+        if set(folded[a:b].split()) <= _FILLER | {"nam"}:
+            return ""
     return _phrase(value, folded, a, b)
 
 
-def _phrase(value: str, folded: str, a: int, b: int, max_words: int = 7) -> str:
+def _phrase(value: str, folded: str, a: int, b: int, max_words: int = 10) -> str:
     seg = folded[a:b]
-    lead = _LEAD.match(seg.strip(" ,;."))
-    a += (len(seg) - len(seg.lstrip(" ,;."))) + (lead.end() if lead else 0)
-    seg = folded[a:b].rstrip(" ,;.")
-    seg = _TRAIL.sub("", seg)
+    a += len(seg) - len(seg.lstrip(" ,;."))
+    lead = _LEAD.match(folded[a:b])
+    a += lead.end() if lead else 0
+    seg = _TRAIL.sub("", folded[a:b].rstrip(" ,;."))
     words = value[a:a + len(seg)].split()
     return " ".join(words[:max_words]).rstrip(" ,;.")
 
@@ -113,7 +119,8 @@ def _undated_action(value: str, folded: str, lo: int, hi: int) -> str:
     if _THEO_START.match(seg.strip()) or re.match(r"\s*(?:sau khi|khi|neu)\b", seg):
         return ""
     cut = re.search(r"\s+(?:theo|khi|neu|sau khi)\b|,", seg)
-    return _phrase(value, folded, lo, lo + cut.start() if cut else hi)
+    verb = _VERB.search(seg, 0, cut.start() if cut else len(seg))
+    return _phrase(value, folded, lo + verb.start(), lo + (cut.start() if cut else len(seg))) if verb else ""
 
 
 def _dated(m: re.Match[str], period: Period | None) -> tuple[str, date | None, date | None, str | None]:
@@ -192,8 +199,10 @@ def parse(value: str, period: Period | None = None, offsets: list[int] | None = 
         for i, m in enumerate(found):
             kind, start, end, rule = _dated(m, period)
             a, b = lo + m.start(), lo + m.end()
-            if kind in ("date", "recurring") and _BEFORE.search(masked_f[prev:a]):
+            before = _BEFORE.search(masked_f[prev:a]) if kind in ("date", "recurring") else None
+            if before:
                 kind, start = ("before", None) if kind == "date" else (kind, start)
+                a = prev + before.start()
             elif kind == "year" and m.group("bare") and _ONGOING.search(clause):
                 kind = "ongoing"
             nxt = lo + found[i + 1].start() if i + 1 < len(found) else hi
@@ -257,4 +266,11 @@ def task_milestones(task: TaskRecord, doc: Document | None = None) -> tuple[Mile
     """The milestones of a task's deadline, with source spans, in the plan's period."""
     period = (doc.year_from, doc.year_to) if doc else None
     offsets = _offsets(task, doc.text) if doc else None
-    return tuple(parse(task.deadline, period, offsets)) if task.deadline else ()
+    out = parse(task.deadline, period, offsets) if task.deadline else []
+    spans = task.field("deadline").spans if out else ()
+    for i, m in enumerate(out):  # a cell split over a page break: keep the part before the break
+        cell = next((s for s in spans if m.span and s[0] <= m.span[0] < s[1]), None)
+        if cell and m.span[1] > cell[1]:
+            end = len(doc.text[: cell[1]].rstrip())
+            out[i] = replace(m, span=(m.span[0], end))
+    return tuple(out)

@@ -65,8 +65,9 @@ class Registry:
                     if i not in self.by_role[(k, f.role)]:
                         self.by_role[(k, f.role)].append(i)
         self.agencies = {k: Agency(k, c.most_common(1)[0][0], is_generic(k), set(c)) for k, c in names.items()}
-        self._match_keys = sorted(((self._short(k), k) for k in self.agencies if not self.agencies[k].generic),
-                                  key=lambda p: -len(p[0]))
+        # specific agencies by their short form too ("Văn hóa - Xã hội"); generic ones only by a 3+ word name
+        self._match_keys = sorted(((self._short(k), k) for k in self.agencies
+                                   if not self.agencies[k].generic or len(k.split()) >= 4), key=lambda p: -len(p[0]))
 
     @staticmethod
     def _short(key: str) -> str:
@@ -74,7 +75,7 @@ class Registry:
 
     def find(self, text: str) -> Agency | None:
         """The specific agency a question names (longest match; the head word "Phòng" may be omitted)."""
-        q = f" {agency_key(text)} "
+        q = f" {match_key(_ABBR.sub(lambda m: ABBREVIATIONS[m.group(1)], fold(text)))} "
         for short, key in self._match_keys:
             if f" {short} " in q or f" {key} " in q:
                 return self.agencies[key]

@@ -15,8 +15,10 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, File, Form, Header, UploadFile
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from ..admin import MAX_DOCUMENT_BYTES, MAX_UPLOAD_BODY, DocumentRejected, add_document, reindex
@@ -110,14 +112,21 @@ def admin_router(assistant: Assistant) -> APIRouter:
     router.jobs = jobs  # type: ignore[attr-defined]  # reachable for tests and operators
 
     @router.post("/documents", status_code=201)
-    def upload(file: UploadFile = File(...), doc_id: str = Form(...), title: str = Form(...),
-               issuer: str = Form(...), locality: str = Form(...), period: str = Form(...),
-               kind: str = Form("plan"), province: str = Form("")) -> JSONResponse:
-        data = file.file.read(MAX_DOCUMENT_BYTES + 1)
-        meta = {"doc_id": doc_id, "title": title, "issuer": issuer, "locality": locality, "period": period,
-                "kind": kind, "province": province}
+    async def upload(request: Request) -> JSONResponse:
+        """multipart/form-data: ``file`` (.txt UTF-8, .docx, .pdf; ≤ 5 MB) + doc_id, title, issuer, locality,
+        period, kind (plan|legal|procedure), province (optional). The token is checked before the body is read."""
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise HTTPException(415, "Gửi multipart/form-data gồm tệp (file) và các trường doc_id, title, "
+                                     "issuer, locality, period, kind.")
+        async with request.form(max_files=1, max_fields=20, max_part_size=4096) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise HTTPException(422, "Thiếu tệp (trường file).")
+            data = await upload.read(MAX_DOCUMENT_BYTES + 1)
+            meta = {k: v for k, v in form.items() if isinstance(v, str)}
+            filename = upload.filename or ""
         try:
-            entry = add_document(assistant.settings, data, meta, filename=file.filename or "")
+            entry = await run_in_threadpool(add_document, assistant.settings, data, meta, filename)
         except DocumentRejected as exc:
             raise HTTPException(exc.status, str(exc)) from exc
         log.info("document added doc_id=%s file=%s", entry["doc_id"], entry["file"])

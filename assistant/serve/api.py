@@ -6,6 +6,7 @@ Contract (stable): GET /api/health · POST /api/ask {"question"} · POST /api/se
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from dataclasses import asdict
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("assistant.api")
 MAX_BODY = 64 * 1024
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class AskRequest(BaseModel):
@@ -36,7 +38,13 @@ class AskRequest(BaseModel):
     def _printable(cls, v: str) -> str:
         if "\x00" in v:
             raise ValueError("question contains binary data")
-        return v
+        return _no_surrogates(v)
+
+
+def _no_surrogates(v: str) -> str:
+    if not v.isascii() and any("\ud800" <= ch <= "\udfff" for ch in v):
+        raise ValueError("question contains invalid unicode (lone surrogates)")
+    return v
 
 
 class SearchRequest(BaseModel):
@@ -45,23 +53,39 @@ class SearchRequest(BaseModel):
     mode: str = Field("hybrid", pattern="^(hybrid|bm25|dense)$")
     doc_id: str | None = None
 
+    @field_validator("question")
+    @classmethod
+    def _valid(cls, v: str) -> str:
+        return _no_surrogates(v)
 
-def _error(status: int, message: str, request_id: str | None = None) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": message, "detail": message, "request_id": request_id})
+
+def _error(status: int, message: str, request_id: str | None = None, headers: dict | None = None) -> JSONResponse:
+    response = JSONResponse(status_code=status, content={"error": message, "detail": message, "request_id": request_id},
+                            headers=headers)
+    if request_id:
+        response.headers["x-request-id"] = request_id
+    return response
 
 
 def create_app(assistant: Assistant, with_ui: bool = True) -> FastAPI:
-    app = FastAPI(title="Trợ lý hỏi đáp kế hoạch CCHC", version="0.1.0",
+    from ..admin import MAX_UPLOAD_BODY
+    from .limits import RateLimitMiddleware
+
+    app = FastAPI(title="Trợ lý hỏi đáp kế hoạch CCHC", version="0.1.0", max_body_size=MAX_BODY,
                   description="Vietnamese Q&A over government plans with verbatim citations.")
     app.state.assistant = assistant
+    # added before ``guard`` so that it runs inside it: a 429 gets a request id and a log line
+    app.add_middleware(RateLimitMiddleware, per_minute=assistant.settings.rate_limit_per_minute)
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:12]
+        rid = request.headers.get("x-request-id", "")
+        rid = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex[:12]
         request.state.request_id = rid
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY:
-            return _error(413, f"Yêu cầu quá lớn (tối đa {MAX_BODY // 1024} KB).", rid)
+        limit = MAX_UPLOAD_BODY if request.url.path.startswith("/api/admin/") else MAX_BODY
+        if length and length.isdigit() and int(length) > limit:
+            return _error(413, f"Yêu cầu quá lớn (tối đa {limit // 1024} KB).", rid)
         started = time.perf_counter()
         try:
             response = await call_next(request)
@@ -82,7 +106,8 @@ def create_app(assistant: Assistant, with_ui: bool = True) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail), getattr(request.state, "request_id", None))
+        detail = "Yêu cầu quá lớn." if exc.detail == "Content Too Large" else str(exc.detail)
+        return _error(exc.status_code, detail, getattr(request.state, "request_id", None), exc.headers)
 
     @app.exception_handler(BadQuestion)
     async def bad_question(request: Request, exc: BadQuestion) -> JSONResponse:
@@ -138,6 +163,13 @@ def create_app(assistant: Assistant, with_ui: bool = True) -> FastAPI:
         return {"doc_id": doc_id, "start": start, "end": end, "text": doc.text[start:end],
                 "before": doc.text[lo:start], "after": doc.text[end:hi]}
 
+    from .feedback_api import feedback_router
+
+    app.include_router(feedback_router(assistant.settings))
+    if assistant.settings.admin_token:
+        from .admin import admin_router
+
+        app.include_router(admin_router(assistant))
     if with_ui:
         try:
             from .ui import mount_ui
