@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .answer.llm import Generator
     from .models import Answer, Hit
     from .search.embedder import Embedder
     from .search.index import Index
@@ -32,6 +33,7 @@ class Assistant:
     settings: Settings
     embedder: Embedder
     index: Index
+    generator: Generator | None = None  # optional LLM rephrasing (verified); None = extractive only
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -77,7 +79,10 @@ class Assistant:
         if len(text) > self.settings.max_question_chars:
             raise BadQuestion(
                 f"Câu hỏi quá dài ({len(text)} ký tự, tối đa {self.settings.max_question_chars}).", 413)
-        return self._state[2].ask(text, conversation_id)
+        answer = self._state[2].ask(text, conversation_id)
+        if self.generator is not None:
+            answer = self.generator.rephrase(text, answer)
+        return answer
 
     def search(self, question: str, top_k: int = 10, mode: str = "hybrid", doc_id: str | None = None) -> list[Hit]:
         from .search.retrieve import Filters
@@ -108,7 +113,10 @@ def load(settings: Settings | None = None, build_if_missing: bool = True, embedd
     if problem and build_if_missing:
         build_index(settings, embedder=embedder)
     _threads(settings)
-    return Assistant(settings=settings, embedder=embedder, index=load_index(settings))
+    from .answer.llm import make_generator
+
+    generator = make_generator(settings.llm_provider, settings.llm_model, settings.llm_base_url, settings.llm_api_key)
+    return Assistant(settings=settings, embedder=embedder, index=load_index(settings), generator=generator)
 
 
 def _threads(settings: Settings) -> None:

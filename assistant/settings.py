@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     kiosk_idle_seconds: int = 120
     home_locality: str = ""
     torch_threads: int = Field(1, ge=1, description="Threads for query embedding while serving")
+    llm_provider: str = Field("none", description="none | openai (OpenAI-compatible endpoint) | llamacpp (GGUF)")
+    llm_model: str = Field("", description="Model name (openai) or GGUF path (llamacpp)")
+    llm_base_url: str = ""
+    llm_api_key: str = ""
 
     @field_validator("admin_token")
     @classmethod
