@@ -17,6 +17,7 @@ from ..search.retrieve import Filters, Retriever
 from ..settings import Settings
 from ..text.normalize import expand_abbreviations, fold
 from .acts import answer_act_detail, answer_acts, asks_for_acts
+from .docfacts import answer_doc_fact
 from .analyze import Question, analyze
 from .duties import Registry
 from .evidence import Idf, cite, coverage, sentences, terms
@@ -30,6 +31,8 @@ LABELS = {"lead": "Cơ quan chủ trì", "executor": "Cơ quan thực hiện", "
           "monitor": "Cơ quan theo dõi, kiểm tra, đôn đốc", "deadline": "Thời gian thực hiện", "product": "Sản phẩm"}
 _ASSIGN = re.compile(r"\bGiao\s+((?:[Pp]hòng|Văn phòng|Trung tâm|Công an|UBND|Ủy ban)[^,;:.]{3,90}?)\s+"
                      r"(?:chủ trì|thường xuyên|ứng dụng|tham mưu|thực hiện|theo dõi|phối hợp)")
+_RESPONSIBLE = re.compile(r"((?:[Pp]hòng|Văn phòng|Trung tâm|Công an)[^,;:.]{3,90}?)\s+có trách nhiệm[^.]{0,80}"
+                          r"(?:theo dõi|đôn đốc|kiểm tra)")
 ROLE_MENTIONS = [(r"co quan thuc hien|\bthuc hien la\b", "executor"), (r"de xuat", "proposer"),
                  (r"phoi hop", "partners"), (r"theo doi|don doc", "monitor")]
 EXAMPLES = ["Ai chủ trì số hóa hồ sơ thủ tục hành chính?", "Tỷ lệ hồ sơ trực tuyến toàn trình đạt bao nhiêu?",
@@ -83,6 +86,9 @@ class Answerer:
         follow = self._follow_up(q, conversation_id)
         if follow is not None:
             return self._field_answer(q, [Candidate(-1, 1.0, 1.0, follow)], conversation_id, both=False)
+        fact = answer_doc_fact(self, q, doc_id)
+        if fact is not None:
+            return fact
         if q.kind in ("list", "count", "legal") and asks_for_acts(q):
             acts = answer_acts(self, q, doc_id)
             if acts is not None:
@@ -99,7 +105,7 @@ class Answerer:
         cands = self._candidates(q, doc_id)
         if not cands or cands[0].cov < self.settings.abstain_threshold:
             return self.abstain(q, "không tìm thấy nội dung phù hợp")
-        if q.kind == "lead" and cands[0].task is None:
+        if q.kind in ("lead", "monitor") and cands[0].task is None:
             assigned = self._assignment(q, cands[0])
             if assigned is not None:
                 return assigned
@@ -221,12 +227,14 @@ class Answerer:
         unit = self.index.units[cand.pos]
         doc = self.index.docs[unit.doc_id]
         text = doc.text[unit.span[0] : unit.span[1]]
-        m = _ASSIGN.search(text)
+        pattern = _ASSIGN if q.kind == "lead" else _RESPONSIBLE
+        m = pattern.search(text)
         if not m or cand.cov < self.settings.abstain_threshold:
             return None
         who = cite(doc, unit.locator, (unit.span[0] + m.start(1), unit.span[0] + m.end(1)))
         sentence = cite(doc, unit.locator, unit.span)
-        return Answer(answer=f"Cơ quan chủ trì: {who.quote}. (Theo {doc.title}, {unit.locator}: «{_short(sentence.quote, 160)}»)",
+        label = LABELS["lead" if q.kind == "lead" else "monitor"]
+        return Answer(answer=f"{label}: {who.quote}. (Theo {doc.title}, {unit.locator}: «{_short(sentence.quote, 160)}»)",
                       abstained=False, citations=[who, sentence], kind=q.kind)
 
     def _signer(self, q: Question, doc_id: str | None) -> Answer:

@@ -17,7 +17,8 @@ from ..text.segment import STOP
 from ..text.spans import collapsed_map, quote
 
 _WORD = re.compile(r"[a-z0-9%]+")
-_SENT_END = re.compile(r"(?<=[.;!?])\s+(?=[-+A-ZĐÀ-Ỹ0-9(])|\s+(?=- [A-ZĐÀ-Ỹ])")
+# a sentence ends after . ; ! ? before a capital, digit, "(" or a "- " bullet ("Văn hoá - Xã hội" is not a bullet)
+_SENT_END = re.compile(r"(?<=[.;!?:])\s+(?=- )|(?<=[.;!?])\s+(?=[+A-ZĐÀ-Ỹ0-9(])")
 
 
 def terms(text: str) -> set[str]:
