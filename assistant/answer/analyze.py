@@ -20,7 +20,7 @@ _KINDS: list[tuple[str, tuple[str, ...]]] = [
               r"(nhiem vu|viec|cong viec) (nao|gi)\b", r"phai lam (nhung )?gi", r"lam (nhung )?(viec )?gi\b",
               r"liet ke", r"cac nhiem vu (cua|ma|do)", r"danh sach", r"phu trach (nhung )?gi")),
     ("signer", (r"\bai ky\b", r"nguoi ky", r"\bky (ban hanh|ke hoach|van ban)", r"chu tich (phuong|ubnd)?.{0,30}la ai",
-                r"\bky\b.{0,20}\bai\b", r"ten (nguoi|chu tich)", r"chu tich.{0,40}ten (gi|la gi)",
+                r"\bky\b.{0,20}\bai\b", r"ten (nguoi|chu tich)", r"chu tich.{0,80}ten (gi|la gi)",
                 r"\bky\b.{0,60}chuc danh", r"chuc danh.{0,40}\bky\b")),
     # a percentage or rate is asked for: before the agency/time kinds ("tỷ lệ hồ sơ đúng hạn" is not a deadline)
     ("number", (r"bao nhieu ?%", r"bao nhieu phan tram", r"phan tram", r"\bty le\b.{0,80}(bao nhieu|la gi|nao|muc)",

@@ -17,8 +17,8 @@ from ..search.retrieve import Filters, Retriever
 from ..settings import Settings
 from ..text.normalize import expand_abbreviations, fold
 from .acts import answer_act_detail, answer_acts, asks_for_acts
-from .docfacts import answer_doc_fact
 from .analyze import Question, analyze
+from .docfacts import answer_doc_fact
 from .duties import Registry
 from .evidence import Idf, cite, coverage, sentences, terms
 from .figures import Figures

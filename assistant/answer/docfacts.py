@@ -19,13 +19,16 @@ if TYPE_CHECKING:
 _ASKS_PROVINCE = re.compile(r"\b(thuoc|o|cua|nam o) tinh nao\b|\btinh nao\b")
 _ASKS_ISSUED = re.compile(r"ban hanh (vao )?(ngay|thang|nam|thang, nam|luc) nao|ban hanh (khi nao|nam may|bao gio)"
                           r"|(ngay|thoi diem) ban hanh|ky (vao )?(ngay|luc|khi) nao|ky ngay")
+# words that name a plan and the question about it, not a task: "kế hoạch CCHC này ban hành năm nào"
+_PLAN_WORDS = frozenset("phuong ke hoach ban hanh nam thang ngay thuoc tinh ubnd uy nhan dan cchc cai cach chinh nha nuoc "
+                        "kh nay vao ky giai doan".split())
 _PROVINCE = re.compile(r"\btỉnh\s+((?:[A-ZĐ][^\s,;.()]*)(?:\s+[A-ZĐ][^\s,;.()]*)*)")
 _DATE_LINE = re.compile(r"[^\n]*\bngày\b[^\n]*\bnăm\s+\d{4}")
 
 
 def answer_doc_fact(answerer: Answerer, q: Question, doc_id: str | None) -> Answer | None:
-    if q.legal_keys or "nhiem vu" in q.folded:
-        return None
+    if q.legal_keys or "nhiem vu" in q.folded or len(set(q.topic) - _PLAN_WORDS) > 1:
+        return None  # about a task or an act, not about the plan itself
     docs = [answerer.index.docs[doc_id]] if doc_id else list(answerer.index.docs.values())
     lines, citations = [], []
     if _ASKS_PROVINCE.search(q.folded):
