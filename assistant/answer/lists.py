@@ -25,6 +25,10 @@ _ALL = re.compile(r"tong cong|tat ca|toan bo|bao nhieu nhiem vu cu the|\bco bao 
 _ROMAN_GROUP = re.compile(r"\bmuc ([ivx]+)\b")
 _DUE = re.compile(r"\bhan\b|hoan thanh|\bxong\b|thoi gian|den han")
 _YEAR_IN = re.compile(r"(?:trong |vao )?nam (20\d\d)\b")
+_ABOUT = re.compile(r"\b(?:lien quan(?: den| toi)?|ve viec)\s+([a-z0-9 ]+?)\s*(?:\?|$|,|\btrong\b|\bcua\b|\bo\b)")
+_EMPTY = re.compile(r"\b(?:de trong|khong co|khong ghi|thieu|bo trong)\s+(?:cot\s+)?(phoi hop|chu tri|san pham|theo doi)")
+_EMPTY_ROLE = {"phoi hop": "partners", "chu tri": "lead", "san pham": "product", "theo doi": "monitor"}
+_GROUPS = re.compile(r"(nhung|cac) (linh vuc|nhom|muc|phan)\b.{0,30}\b(nao|gi)|chia .{0,30}thanh (nhung|cac)")
 
 
 def base_locator(t: TaskRecord) -> str:
@@ -51,7 +55,39 @@ def _group_filter(tasks: list[TaskRecord], q: Question) -> tuple[list[TaskRecord
     return None
 
 
+def answer_groups(answerer: Answerer, q: Question, doc_id: str | None) -> Answer | None:
+    """"Which fields/sections is the plan divided into?": the section headings that group its tasks."""
+    if not _GROUPS.search(q.folded):
+        return None
+    from ..text.spans import locate
+
+    index = answerer.index
+    tasks = [t for t in index.tasks if doc_id is None or t.doc_id == doc_id]
+    if "phu luc" in q.folded:
+        tasks = [t for t in tasks if t.source == "appendix"]
+    seen: dict[tuple[str, str], tuple[str, str]] = {}
+    for t in tasks:
+        heading = t.heading_path[1] if len(t.heading_path) > 1 else ""
+        if heading and (t.doc_id, heading) not in seen:
+            seen[(t.doc_id, heading)] = (t.group, t.locator.rsplit(" › ", 1)[0])
+    lines, citations, items = [], [], []
+    for n, ((doc_id_, heading), (group, locator)) in enumerate(seen.items(), 1):
+        doc = index.docs[doc_id_]
+        span = locate(doc.text, (0, len(doc.text)), group) if group else None
+        lines.append(f"{n}. {heading} [{doc.title}]")
+        items.append({"task": heading, "quote": group, "doc_id": doc_id_, "locator": locator})
+        if span:
+            citations.append(cite(doc, locator, span))
+    if not lines:
+        return None
+    return Answer(answer=f"Có {len(lines)} lĩnh vực:\n" + "\n".join(lines), abstained=False, citations=citations,
+                  kind=q.kind, items=items, total=len(lines))
+
+
 def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer | None:
+    groups = answer_groups(answerer, q, doc_id)
+    if groups is not None:
+        return groups
     index, registry = answerer.index, answerer.registry
     tasks = [t for t in index.tasks if doc_id is None or t.doc_id == doc_id]
     if "phu luc" in q.folded and any(t.source == "appendix" for t in tasks):
@@ -74,6 +110,16 @@ def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
         wanted = set(q.legal_keys)
         tasks = [t for t in tasks if any(set(_keys(c)) & wanted for c in t.legal_ids)]
         filters.append("căn cứ " + ", ".join(sorted(wanted)))
+    about = _ABOUT.search(q.folded)
+    if about and len(about.group(1).split()) >= 2:
+        phrase = about.group(1).strip()
+        tasks = [t for t in tasks if phrase in fold(t.task)]
+        filters.append(f"liên quan «{phrase}»")
+    empty = _EMPTY.search(q.folded)
+    if empty:
+        role = _EMPTY_ROLE[empty.group(1)]
+        tasks = [t for t in tasks if not t.value(role) and not (role == "lead" and t.value("executor"))]
+        filters.append(f"không ghi {empty.group(1)}")
     grouped = _group_filter(tasks, q)
     if grouped:
         tasks, what = grouped
