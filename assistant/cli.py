@@ -112,6 +112,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return eval_main(args.rest)
 
 
+def cmd_duties(args: argparse.Namespace) -> int:
+    from .serve.duties import run_cli
+
+    return run_cli(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="assistant", description="Trợ lý hỏi đáp kế hoạch cải cách hành chính.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +149,17 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("eval", help="run the evaluation set (arguments are passed to evals/run.py)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("duties", help="an agency's tasks and deadlines (table, --json, --csv FILE, --ics FILE)")
+    p.add_argument("agency", nargs="+")
+    p.add_argument("--role", default="lead", choices=("lead", "partner", "monitor", "any"))
+    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD")
+    p.add_argument("--doc-id", dest="doc_id")
+    p.add_argument("--include-undated", action="store_true", help="with a window: add conditional/ongoing tasks")
+    p.add_argument("--csv", metavar="FILE")
+    p.add_argument("--ics", metavar="FILE")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_duties)
     args = parser.parse_args(argv)
     if args.func is cmd_feedback and args.action == "backup" and not args.out:
         parser.error("feedback backup needs --out FILE")

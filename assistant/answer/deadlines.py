@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -41,12 +41,15 @@ class Milestone:
     text: str  # the words of the deadline this milestone was read from
     span: Span | None  # where ``text`` stands in the source file
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Milestone:
+        return cls(d["action"], d["kind"], _day(d["start"]), _day(d["end"]), d["rrule"], d["text"],
+                   tuple(d["span"]) if d.get("span") else None)
+
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["start"] = self.start.isoformat() if self.start else None
-        d["end"] = self.end.isoformat() if self.end else None
-        d["span"] = list(self.span) if self.span else None
-        return d
+        return {"action": self.action, "kind": self.kind, "start": self.start.isoformat() if self.start else None,
+                "end": self.end.isoformat() if self.end else None, "rrule": self.rrule, "text": self.text,
+                "span": list(self.span) if self.span else None}
 
 
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
@@ -72,6 +75,10 @@ _LEAD = re.compile(r"^(?:(?:va|thoi gian|dinh ky|thuong xuyen|hoac)\s+)+")
 _VERB = re.compile(r"\b(?:ban hanh|bao cao|hoan thanh|to chuc|trien khai|kiem tra|xay dung|trinh|thuc hien|tiep tuc"
                    r"|tong ket|ra soat|cap nhat|cong bo|tham muu)\b")
 _FILLER = {"trong", "vao", "truoc", "cham", "nhat", "la", "ngay", "tu", "den", "dinh", "ky", "thuong", "xuyen"}
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
 
 
 def _month_end(y: int, m: int) -> date:

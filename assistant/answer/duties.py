@@ -10,9 +10,19 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
-from ..models import TaskRecord
+from ..errors import UnknownAgency
+from ..models import Document, TaskRecord
+from ..text.legal_ids import find_citations, query_keys
 from ..text.normalize import ABBREVIATIONS, collapse_ws, fold, match_key
+from .deadlines import DATED, Milestone, in_window, overlaps, task_milestones
+from .evidence import cite
+
+if TYPE_CHECKING:
+    from ..search.index import Index
 
 _SPLIT = re.compile(
     r"\s*;\s*|,\s+(?=(?:Phòng|Văn phòng|Trung tâm|Công an|Sở|Ban|UBND|Ủy ban|[Cc]ác)\b)"
@@ -20,13 +30,15 @@ _SPLIT = re.compile(
 )
 _CUT = re.compile(r"\s*(\(|\bthực hiện thẩm định\b|\bgóp ý\b).*$")
 _ABBR = re.compile(r"\b(" + "|".join(sorted(map(re.escape, ABBREVIATIONS), key=len, reverse=True)) + r")\b")
-ROLES = {"lead": ("lead", "executor"), "partner": ("partners",), "monitor": ("monitor",)}
+ROLES = {"lead": ("lead", "executor"), "partner": ("partners",), "monitor": ("monitor",),
+         "any": ("lead", "executor", "partners", "monitor")}
 # spelling variants seen in the seed plans that key normalisation alone does not merge
 _ALIASES = {"trung tam phuc vu hanh chinh": "trung tam phuc vu hanh chinh cong",
             "trung tam thuc vu hanh chinh cong": "trung tam phuc vu hanh chinh cong",
             "van phong hoi dong nhan dan va uy ban nhan dan": "van phong hoi dong nhan dan va uy ban nhan dan"}
 
 
+@lru_cache(maxsize=8192)
 def agency_key(name: str) -> str:
     key = match_key(_ABBR.sub(lambda m: ABBREVIATIONS[m.group(1)], fold(_CUT.sub("", name))))
     key = re.sub(r"(\s+phuong)+$", "", key)
@@ -38,7 +50,13 @@ def members(value: str) -> list[str]:
 
 
 def is_generic(key: str) -> bool:
-    return key.startswith(("cac ", "co quan co lien quan", "co quan lien quan", "theo phan cong", "to chuc ca nhan"))
+    return key.startswith(("cac ", "co quan co lien quan", "co quan lien quan", "theo phan cong", "to chuc ca nhan",
+                           "co quan quan ly cap tren"))
+
+
+def is_all_units(key: str) -> bool:
+    """A generic assignee that stands for every unit (or a class of units): "Các phòng, ban, đơn vị"…"""
+    return key.startswith(("cac co quan", "cac phong", "cac don vi"))
 
 
 @dataclass
@@ -48,9 +66,14 @@ class Agency:
     generic: bool
     aliases: set[str] = field(default_factory=set)
 
+    @property
+    def kind(self) -> str:
+        return "generic" if self.generic else "agency"
+
 
 class Registry:
-    def __init__(self, tasks: list[TaskRecord]) -> None:
+    def __init__(self, tasks: list[TaskRecord], docs: dict[str, Document] | None = None) -> None:
+        self.tasks, self.docs = tasks, docs or {}
         names: dict[str, Counter] = defaultdict(Counter)
         self.by_role: dict[tuple[str, str], list[int]] = defaultdict(list)  # (key, role) → task positions
         for i, t in enumerate(tasks):
@@ -92,6 +115,123 @@ class Registry:
 
         choices = {k: a.name for k, a in self.agencies.items() if not a.generic}
         return [choices[k] for k, _, _ in process.extract(agency_key(name), list(choices), limit=n)]
+
+    def resolve(self, name: str) -> Agency:
+        """The agency a name means (exact key, generic ones included, else the longest match); else UnknownAgency."""
+        agency = self.agencies.get(agency_key(name)) or (self.find(name) if collapse_ws(name) else None)
+        if agency is None:
+            raise UnknownAgency(collapse_ws(name), self.suggestions(name) if collapse_ws(name) else [])
+        return agency
+
+    def roles_in(self, key: str, pos: int) -> list[str]:
+        return [r for r in ("lead", "partner", "monitor") if pos in self.tasks_of(key, r)]
+
+    def milestones(self, pos: int) -> tuple[Milestone, ...]:
+        t = self.tasks[pos]
+        return task_milestones(t, self.docs.get(t.doc_id))
+
+    def duty_sheet(self, agency_name: str, role: str = "lead", start: date | None = None, end: date | None = None,
+                   doc_id: str | None = None, include_undated: bool = False) -> dict[str, Any]:
+        """Every task of one agency in one role (optionally within a window and a document), with milestones,
+        an exact quote of the task, and how many tasks the same documents give to all units at once."""
+        agency = self.resolve(agency_name)
+        chosen = select(self, agency.key, role, doc_id, None, start, end, include_undated)
+        docs = {doc_id} if doc_id else {self.tasks[i].doc_id for i in self.tasks_of(agency.key, "any")}
+        own = set(self.tasks_of(agency.key, "lead"))
+        generic = [i for i in select(self, None, "lead", None, None, start, end, include_undated)
+                   if self.tasks[i].doc_id in docs and i not in own
+                   and any(is_all_units(agency_key(m)) for m in members(self.tasks[i].lead))]
+        rows = [self._row(i, agency) for i in chosen]
+        return {"agency": agency.name, "key": agency.key, "kind": agency.kind, "role": role,
+                "from": start.isoformat() if start else None, "to": end.isoformat() if end else None,
+                "doc_id": doc_id, "total": len({(r["doc_id"], r["locator"].split(" › dòng")[0]) for r in rows}),
+                "tasks": rows, "generic_count": len(generic),
+                "generic_locators": [f"{self.tasks[i].doc_id}: {self.tasks[i].locator}" for i in generic]}
+
+    def _row(self, pos: int, agency: Agency) -> dict[str, Any]:
+        t = self.tasks[pos]
+        doc = self.docs.get(t.doc_id)
+        f = t.field("task")
+        c = cite(doc, t.locator, f.spans[0], max_chars=220) if doc and f and f.spans else None
+        ms = self.milestones(pos)
+        roles = self.roles_in(agency.key, pos)
+        flags = []
+        leads = members(t.value("lead"))
+        if any(agency_key(m) == agency.key for m in members(t.value("executor"))) and leads:
+            flags.append("cơ quan thực hiện; chủ trì: " + "; ".join(leads))
+        elif any(agency_key(m) == agency.key for m in leads) and len(leads) > 1:
+            flags.append("đồng chủ trì với: " + "; ".join(m for m in leads if agency_key(m) != agency.key))
+        if "lead" in roles and "partner" in roles:
+            flags.append("vừa chủ trì vừa phối hợp")
+        if ms and not any(m.kind in DATED for m in ms):
+            flags.append("không có mốc thời gian cụ thể")
+        if doc and any(m.end and not doc.year_from <= m.end.year <= doc.year_to for m in ms if m.kind in DATED):
+            flags.append("mốc thời gian ngoài giai đoạn của kế hoạch")
+        return {"task_id": t.task_id, "task": t.task, "doc_id": t.doc_id, "doc_title": doc.title if doc else "",
+                "locator": t.locator, "roles": roles, "lead": t.lead, "partners": t.partners, "monitor": t.monitor,
+                "deadline": t.deadline, "milestones": [m.to_dict() for m in ms], "flags": flags,
+                "quote": c.quote if c else t.task, "start": c.start if c else t.span[0],
+                "end": c.end if c else t.span[1]}
+
+
+def registry_for(index: Index) -> Registry:
+    """One registry (with the documents, for plan periods and quotes) per loaded index."""
+    reg = index.__dict__.get("_duties_registry")
+    if reg is None:
+        reg = index.__dict__["_duties_registry"] = Registry(index.tasks, index.docs)
+    return reg
+
+
+def select(registry: Registry, key: str | None, role: str, doc_id: str | None, legal: str | None,
+           start: date | None, end: date | None, include_undated: bool) -> list[int]:
+    """Task positions matching every given filter (see ``query_tasks``)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not «{role}»")
+    if start and end and start > end:
+        raise ValueError(f"Khoảng thời gian không hợp lệ: {start} sau {end}.")
+    if doc_id and registry.docs and doc_id not in registry.docs:
+        raise ValueError(f"Không có tài liệu «{doc_id}». Có: {', '.join(registry.docs)}.")
+    positions = registry.tasks_of(key, role) if key else list(range(len(registry.tasks)))
+    wanted = set(query_keys(legal)) if legal else set()
+    if legal and not wanted:
+        raise ValueError(f"Không nhận ra văn bản «{legal}» (ví dụ: 'Nghị định 118/2025/NĐ-CP').")
+    dated = {k for k in wanted if k.count("-") >= 2}
+    out = []
+    for i in positions:
+        t = registry.tasks[i]
+        if doc_id and t.doc_id != doc_id:
+            continue
+        if wanted:
+            have = {k for c in t.legal_ids for cit in find_citations(c) for k in cit.keys}
+            if not (dated or wanted) & have:
+                continue
+        if (start or end) and not _in_window(registry, i, start, end, include_undated):
+            continue
+        out.append(i)
+    return out
+
+
+def _in_window(registry: Registry, pos: int, start: date | None, end: date | None, undated: bool) -> bool:
+    ms = registry.milestones(pos)
+    if any(m.kind in DATED and in_window(m, start, end) for m in ms):
+        return True
+    doc = registry.docs.get(registry.tasks[pos].doc_id)
+    period = (doc.year_from, doc.year_to) if doc else None
+    return undated and (not ms or any(m.kind not in DATED and overlaps(m, start, end, period) for m in ms))
+
+
+def query_tasks(index: Index, registry: Registry | None = None, agency: str | Agency | None = None,
+                role: str = "lead", doc_id: str | None = None, legal: str | None = None,
+                start: date | None = None, end: date | None = None, include_undated: bool = False) -> list[TaskRecord]:
+    """Tasks by agency and role (lead | partner | monitor | any), document, legal act and time window.
+
+    The window keeps tasks with a dated milestone inside [start, end] (recurring ones when an occurrence is);
+    conditional and ongoing ones join only with ``include_undated`` (when their bounds meet the window)."""
+    reg = registry if registry is not None and registry.docs else registry_for(index)
+    key = None
+    if agency is not None:
+        key = agency.key if isinstance(agency, Agency) else reg.resolve(agency).key
+    return [reg.tasks[i] for i in select(reg, key, role, doc_id, legal, start, end, include_undated)]
 
 
 _QUARTER = re.compile(r"quy\s*(iv|iii|ii|i|[1-4])\b(?:\s*(?:/|nam)\s*(20\d\d))?")

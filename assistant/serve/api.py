@@ -69,9 +69,10 @@ def _error(status: int, message: str, request_id: str | None = None, headers: di
 
 def create_app(assistant: Assistant, with_ui: bool = True) -> FastAPI:
     from ..admin import MAX_UPLOAD_BODY
+    from .duties import router as duties_router
     from .limits import RateLimitMiddleware
 
-    app = FastAPI(title="Trợ lý hỏi đáp kế hoạch CCHC", version="0.1.0", max_body_size=MAX_BODY,
+    app = FastAPI(title="Trợ lý hỏi đáp kế hoạch CCHC", version="0.1.0",
                   description="Vietnamese Q&A over government plans with verbatim citations.")
     app.state.assistant = assistant
     # added before ``guard`` so that it runs inside it: a 429 gets a request id and a log line
@@ -128,14 +129,14 @@ def create_app(assistant: Assistant, with_ui: bool = True) -> FastAPI:
         return {"status": "ok", "documents": len(a.index.docs), "chunks": len(a.index.units),
                 "tasks": len(a.index.tasks), "model": meta.get("model_id"), "built_at": meta.get("built_at")}
 
-    @app.post("/api/ask")
+    @app.post("/api/ask", max_body_size=MAX_BODY)  # also counts bodies sent without content-length
     def ask(body: AskRequest) -> dict[str, Any]:
         answer = app.state.assistant.ask(body.question, conversation_id=body.conversation_id)
         out = asdict(answer)
         out.pop("debug", None)
         return out
 
-    @app.post("/api/search")
+    @app.post("/api/search", max_body_size=MAX_BODY)
     def search(body: SearchRequest) -> dict[str, Any]:
         text = collapse_ws(body.question)
         if not text:
@@ -163,6 +164,7 @@ def create_app(assistant: Assistant, with_ui: bool = True) -> FastAPI:
         return {"doc_id": doc_id, "start": start, "end": end, "text": doc.text[start:end],
                 "before": doc.text[lo:start], "after": doc.text[end:hi]}
 
+    app.include_router(duties_router)
     from .feedback_api import feedback_router
 
     app.include_router(feedback_router(assistant.settings))
