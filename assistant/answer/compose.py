@@ -19,7 +19,7 @@ from ..text.normalize import expand_abbreviations, fold
 from .acts import answer_act_detail, answer_acts, asks_for_acts
 from .analyze import Question, analyze
 from .docfacts import answer_doc_fact
-from .duties import Registry
+from .duties import registry_for
 from .evidence import Idf, cite, coverage, sentences, terms
 from .figures import Figures
 from .lists import answer_list
@@ -57,7 +57,7 @@ class Answerer:
         self.doc_names = sorted({fold(n) for d in index.docs.values() for n in (d.locality, d.province) if n},
                                 key=len, reverse=True)
         self.task_terms = [terms(f"{t.group}. {t.task}") for t in index.tasks]
-        self.registry = Registry(index.tasks)
+        self.registry = registry_for(index)
         self.figures = Figures(index)
         self.places = {fold(p) for d in index.docs.values() for p in (d.locality, d.province) if p}
         self.legal_keys = {k for r in index.legal for k in _keys(r.act_type, r.number, r.year)}
