@@ -143,7 +143,7 @@ def add_document(settings: Settings, source: Path | bytes, meta: dict, filename:
     entry = check_meta(meta)
     raw = extract_text(data, filename or "").encode("utf-8")
     corpus = settings.corpus_dir
-    with _corpus_lock, _file_lock(corpus / ".manifest.lock"):
+    with _corpus_lock, _file_lock(settings.index_dir / ".corpus.lock"):  # not in corpus/: it is committed
         entries = read_manifest(corpus)
         target = corpus / f"{entry['doc_id']}.txt"
         if any(e.get("doc_id") == entry["doc_id"] for e in entries) or target.exists():

@@ -17,7 +17,7 @@ _KINDS: list[tuple[str, tuple[str, ...]]] = [
     ("count", (r"bao nhieu (nhiem vu|viec|cong viec|noi dung|van ban|nghi dinh|quyet dinh)", r"\bmay (nhiem vu|viec)",
                r"so (luong )?nhiem vu", r"gom (bao nhieu|may)", r"\bdem ")),
     ("list", (r"nhung (nhiem vu|viec|cong viec|noi dung|van ban|nghi dinh|quyet dinh|nghi quyet|thong tu|linh vuc|nhom)",
-              r"(nhiem vu|viec|cong viec) (nao|gi)\b", r"phai lam (nhung )?gi", r"lam (nhung )?(viec )?gi\b",
+              r"(nhiem vu|cong viec) (nao|gi)\b", r"(?<!den )(?<!lien quan )\bviec (nao|gi)\b", r"phai lam (nhung )?gi", r"lam (nhung )?(viec )?gi\b",
               r"liet ke", r"cac nhiem vu (cua|ma|do)", r"danh sach", r"phu trach (nhung )?gi")),
     ("signer", (r"\bai ky\b", r"nguoi ky", r"\bky (ban hanh|ke hoach|van ban)", r"chu tich (phuong|ubnd)?.{0,30}la ai",
                 r"\bky\b.{0,20}\bai\b", r"ten (nguoi|chu tich)", r"chu tich.{0,80}ten (gi|la gi)",

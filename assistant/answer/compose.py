@@ -57,6 +57,11 @@ class Answerer:
         self.doc_names = sorted({fold(n) for d in index.docs.values() for n in (d.locality, d.province) if n},
                                 key=len, reverse=True)
         self.task_terms = [terms(f"{t.group}. {t.task}") for t in index.tasks]
+        self.unit_legal = [set() for _ in index.units]  # legal keys cited inside each unit
+        for r in index.legal:
+            for pos, u in enumerate(index.units):
+                if u.doc_id == r.doc_id and u.span[0] <= r.span[0] < u.span[1]:
+                    self.unit_legal[pos].update(_keys(r.act_type, r.number, r.year))
         self.registry = registry_for(index)
         self.figures = Figures(index)
         self.places = {fold(p) for d in index.docs.values() for p in (d.locality, d.province) if p}
@@ -105,6 +110,8 @@ class Answerer:
         cands = self._candidates(q, doc_id)
         if not cands or cands[0].cov < self.settings.abstain_threshold:
             return self.abstain(q, "không tìm thấy nội dung phù hợp")
+        if doc_id and (other := self._elsewhere(q, doc_id, cands[0])):
+            return self.abstain(q, f"kế hoạch được hỏi không có nội dung này; nội dung gần nhất nằm trong {other}")
         if q.kind in ("lead", "monitor") and cands[0].task is None:
             assigned = self._assignment(q, cands[0])
             if assigned is not None:
@@ -158,10 +165,16 @@ class Answerer:
         if not hits:
             return []
         top = hits[0].score
+        positions = [self.retriever.pos[h.unit_id] for h in hits]
+        named = self._named_rows(q, doc_id)
+        positions += [p for p in named if p not in positions]  # a row the question names by number ("mục VII.1")
         out = []
-        for h in hits:
-            pos = self.retriever.pos[h.unit_id]
-            cov = coverage(q.topic, self.unit_terms[pos], self.idf)
+        acts = [f"§{k}" for k in q.legal_keys[:1]]  # an act the question names counts as a (rare) topic term
+        for pos in positions:
+            h_score = next((h.score for h in hits if self.retriever.pos[h.unit_id] == pos), 0.0)
+            h = self.index.units[pos]
+            unit_terms = self.unit_terms[pos] | {f"§{k}" for k in self.unit_legal[pos]} if acts else self.unit_terms[pos]
+            cov = coverage(q.topic + acts, unit_terms, self.idf)
             doc = self.index.docs[h.doc_id]
             year_bonus = 0.05 if any(doc.year_from <= y <= doc.year_to for y in q.years) else 0.0
             task_pos = self.index.unit_task.get(pos)
@@ -170,9 +183,28 @@ class Answerer:
             if task is not None:  # what the task is about weighs more than what its fields say
                 match = 0.5 * cov + 0.5 * coverage(q.topic, self.task_terms[task_pos], self.idf)
                 match += _fit(q, task)
-            out.append(Candidate(pos, 0.4 * h.score / top + 0.6 * match + year_bonus, cov, task))
+            if q.legal_keys and set(q.legal_keys) & self.unit_legal[pos]:
+                match += 0.2  # the act the question names is cited right here
+            if pos in named:
+                match += 0.3
+            out.append(Candidate(pos, 0.4 * h_score / top + 0.6 * match + year_bonus, cov, task))
         out.sort(key=lambda c: -c.score)
         return out
+
+    def _named_rows(self, q: Question, doc_id: str | None) -> list[int]:
+        m = _ROW_REF.search(q.folded)
+        if not m:
+            return []
+        locator = f"Phụ lục › {m.group(1).upper()} › STT {int(m.group(2))}"
+        return [i for i, u in enumerate(self.index.units)
+                if u.locator == locator and (doc_id is None or u.doc_id == doc_id)]
+
+    def _elsewhere(self, q: Question, doc_id: str, best: Candidate) -> str | None:
+        """The question names one plan but its subject is in another: say so instead of a weak match."""
+        others = [c for c in self._candidates(q, None) if self.index.units[c.pos].doc_id != doc_id]
+        if others and others[0].cov - best.cov >= 0.2:
+            return self.index.docs[self.index.units[others[0].pos].doc_id].title
+        return None
 
     def _follow_up(self, q: Question, conversation_id: str | None) -> TaskRecord | None:
         if not conversation_id:
@@ -271,6 +303,7 @@ class Answerer:
         return Answer(answer=text, abstained=True, citations=[], kind=q.kind, debug={"reason": reason})
 
 
+_ROW_REF = re.compile(r"\b(?:muc |stt )?([ivx]+)\.(\d{1,2})\b")
 _UNIT_ASKED = re.compile(r"\b(quy|thang|nam|ngay) (nao|may)\b")
 _YEAR = re.compile(r"\b20\d\d\b")
 

@@ -111,7 +111,7 @@ def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
         tasks = [t for t in tasks if any(set(_keys(c)) & wanted for c in t.legal_ids)]
         filters.append("căn cứ " + ", ".join(sorted(wanted)))
     about = _ABOUT.search(q.folded)
-    if about and len(about.group(1).split()) >= 2:
+    if about and len(set(about.group(1).split()) - {"viec", "gi", "nao", "nhung", "cac", "cai"}) >= 2:
         phrase = about.group(1).strip()
         tasks = [t for t in tasks if phrase in fold(t.task)]
         filters.append(f"liên quan «{phrase}»")

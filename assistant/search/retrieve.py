@@ -1,9 +1,8 @@
-"""Hybrid retrieval: BM25 and dense legs, each ranked over the allowed units, fused by weighted RRF."""
+"""Hybrid retrieval: BM25 and dense legs ranked by a Store over the allowed units, fused by weighted RRF."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -12,10 +11,13 @@ from ..models import Hit
 from ..text.normalize import clean, has_diacritics
 from ..text.segment import query_tokens
 from .embedder import Embedder
+from .fusion import RRF_K, fuse
 from .index import Index
+from .store import Filters, Store
 
-RRF_K = 60
+__all__ = ["RRF_K", "Filters", "LockedEmbedder", "Retriever"]
 MODES = ("hybrid", "bm25", "dense")
+DEPTH = 1000  # units ranked per leg before fusion (the seed corpus has fewer: fusion is exact there)
 
 
 class LockedEmbedder:
@@ -34,93 +36,52 @@ class LockedEmbedder:
             return self.inner.embed_passages(texts, batch_size)
 
 
-@dataclass(frozen=True)
-class Filters:
-    doc_id: str | None = None
-    kinds: tuple[str, ...] | None = None  # passage | task | appendix_row | title | signature
-    year: int | None = None  # documents whose period covers this year
-    locality: str | None = None
-
-
 class Retriever:
     def __init__(self, index: Index, embedder: Embedder, w_bm25: float = 1.0, w_dense: float = 0.15,
-                 w_dense_unaccented: float = 0.0) -> None:
+                 w_dense_unaccented: float = 0.0, store: Store | None = None, depth: int = DEPTH) -> None:
         """Weights measured on evals/qa.jsonl (see evals/report.md): BM25 over folded tokens carries
         retrieval on these plans; the packaged encoder only breaks ties on accented questions and
-        collapses on unaccented ones (R@5 0.15), so it gets no say there — and is not even run."""
+        collapses on unaccented ones (R@5 0.15), so it gets no say there — and is not even run.
+
+        ``store`` defaults to the index's own bm25s + FAISS (``EmbeddedStore.from_index``); see
+        ``store.make_store`` for Milvus."""
+        if store is None:
+            from .embedded_store import EmbeddedStore
+
+            store = EmbeddedStore.from_index(index)
         self.index = index
+        self.store = store
+        self.depth = depth
         self.embedder = embedder
         self._query_vector = lru_cache(maxsize=4096)(embedder.embed_query)  # kiosks repeat questions
         self.weights = {"bm25": w_bm25, "dense": w_dense}
         self.w_dense_unaccented = w_dense_unaccented
-        self._doc_of = np.array([u.doc_id for u in index.units])
-        self._kind_of = np.array([u.kind for u in index.units])
         self.pos = {u.chunk_id: i for i, u in enumerate(index.units)}
-
-    def allowed(self, filters: Filters | None) -> np.ndarray | None:
-        if filters is None:
-            return None
-        mask = np.ones(len(self.index.units), dtype=bool)
-        if filters.doc_id:
-            mask &= self._doc_of == filters.doc_id
-        if filters.kinds:
-            mask &= np.isin(self._kind_of, list(filters.kinds))
-        docs = self.index.docs
-        if filters.year:
-            ok = [d for d, doc in docs.items() if doc.year_from <= filters.year <= doc.year_to]
-            mask &= np.isin(self._doc_of, ok)
-        if filters.locality:
-            from ..text.normalize import fold
-
-            ok = [d for d, doc in docs.items() if fold(doc.locality) == fold(filters.locality)]
-            mask &= np.isin(self._doc_of, ok)
-        return mask
 
     def dense_weight(self, question: str) -> float:
         return self.weights["dense"] if has_diacritics(question) else self.w_dense_unaccented
 
-    def leg_scores(self, question: str, mode: str = "hybrid") -> dict[str, np.ndarray]:
-        legs: dict[str, np.ndarray] = {}
-        if mode in ("hybrid", "bm25"):
-            legs["bm25"] = self.index.lexical.scores(query_tokens(question))
+    def legs(self, question: str, k: int, filters: Filters | None = None, mode: str = "hybrid") -> dict[str, list[str]]:
+        """Per leg, the ranked ids of the k best allowed units (the dense leg only when it has a say)."""
+        toks = query_tokens(question) if mode in ("hybrid", "bm25") else None
+        vector: np.ndarray | None = None
         if mode == "dense" or (mode == "hybrid" and self.dense_weight(question) > 0):
-            legs["dense"] = self.index.dense.all_scores(self._query_vector(clean(question)))
-        return legs
+            vector = self._query_vector(clean(question))
+        return self.store.search(toks, vector, k, filters)
 
     def search(self, question: str, top_k: int = 10, filters: Filters | None = None, mode: str = "hybrid") -> list[Hit]:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
-        legs = self.leg_scores(question, mode)
-        mask = self.allowed(filters)
-        n = len(self.index.units)
-        fused = np.zeros(n, dtype=np.float64)
-        ranks: dict[str, np.ndarray] = {}
-        for name, scores in legs.items():
-            s = scores.astype(np.float64).copy()
-            if mask is not None:
-                s[~mask] = -np.inf
-            if name == "bm25":
-                s[s <= 0] = -np.inf  # no matching token: not a lexical candidate
-            order = np.argsort(-s, kind="stable")
-            order = order[np.isfinite(s[order])]
-            r = np.full(n, 0, dtype=np.int64)
-            r[order] = np.arange(1, len(order) + 1)
-            ranks[name] = r
-            weight = 1.0 if mode != "hybrid" else (self.weights["bm25"] if name == "bm25" else self.dense_weight(question))
-            fused[order] += weight / (RRF_K + np.arange(1, len(order) + 1))
-        if mask is not None:
-            fused[~mask] = 0
-        best = [i for i in np.argsort(-fused, kind="stable")[:top_k] if fused[i] > 0]
+        legs = self.legs(question, max(top_k, self.depth), filters, mode)
+        if mode == "hybrid":
+            weights = {"bm25": self.weights["bm25"], "dense": self.dense_weight(question)}
+        else:
+            weights = dict.fromkeys(legs, 1.0)
+        ordered = {name: legs[name] for name in ("bm25", "dense") if name in legs}
         hits = []
-        for i in best:
-            u = self.index.units[i]
-            hits.append(
-                Hit(
-                    unit_id=u.chunk_id, doc_id=u.doc_id, locator=u.locator, text=u.text, score=float(fused[i]),
-                    kind=u.kind, span=u.span,
-                    ranks={k: int(v[i]) for k, v in ranks.items() if v[i] > 0},
-                    signals={k: float(v[i]) for k, v in legs.items()},
-                )
-            )
+        ordered = {name: [i for i in ids if i in self.pos] for name, ids in ordered.items()}  # a stale store
+        for f in fuse(ordered, weights, top_k, RRF_K, tiebreak=self.pos.__getitem__):
+            u = self.index.units[self.pos[f.id]]
+            hits.append(Hit(unit_id=u.chunk_id, doc_id=u.doc_id, locator=u.locator, text=u.text, score=f.score,
+                            kind=u.kind, span=u.span, ranks=f.ranks))
         return hits
-

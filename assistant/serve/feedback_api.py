@@ -55,7 +55,7 @@ def feedback_router(settings: Settings) -> APIRouter:
 
     router.store = store  # type: ignore[attr-defined]
 
-    @router.post("/api/feedback", status_code=201)
+    @router.post("/api/feedback", status_code=201, max_body_size=64 * 1024)
     def feedback(body: FeedbackRequest) -> JSONResponse:
         fid = store().add(body.question, body.answer, body.rating, citations=body.citations,
                           comment=body.comment, conversation_id=body.conversation_id)
