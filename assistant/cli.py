@@ -41,12 +41,38 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                               "legal_refs": [dump(r) for r in p.legal_refs]} for p in parsed}
         print(json.dumps(out, ensure_ascii=False, indent=1))
         return 0
+    _print_counts(parsed)
+    _print_conflicts()
+    return 0
+
+
+def _print_counts(parsed: list) -> None:
     for p in parsed:
         body = sum(t.source == "body" for t in p.tasks)
         print(f"{p.doc.doc_id}: {p.doc.title}\n  sections {len(p.sections)}, chunks {len(p.chunks)}, "
               f"tasks {body} (body) + {len(p.tasks) - body} (appendix rows), legal references {len(p.legal_refs)} "
               f"({len({r.canonical for r in p.legal_refs})} distinct acts)")
-    return 0
+
+
+def _print_conflicts() -> None:
+    """Targets stated with two different values in one document (e.g. objectives 98 %, appendix 90 %)."""
+    from .answer.figures import Figures
+    from .errors import IndexStateError
+    from .search.index import load_index
+    from .settings import get_settings
+    from .text.spans import quote
+
+    try:
+        index = load_index(get_settings())
+    except IndexStateError as exc:
+        print(f"(conflicts not listed: {exc})")
+        return
+    pairs = Figures(index).all_conflicts()
+    print(f"conflicting figures: {len(pairs)}")
+    for a, b in pairs:
+        text = index.docs[a.doc_id].text
+        print(f"  {a.doc_id}: {a.locator} says {a.value} — {b.locator} says {b.value}\n"
+              f"    «{quote(text, a.sentence)}»\n    «{quote(text, b.sentence)}»")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:

@@ -93,6 +93,17 @@ class Figures:
                 out.append(other)
         return out
 
+    def all_conflicts(self) -> list[tuple[Figure, Figure]]:
+        """Every pair of different values for the same metric in the same document (each pair once)."""
+        pairs, seen = [], set()
+        for fig in self.all:
+            for other in self.conflicts(fig):
+                key = tuple(sorted([(fig.unit, fig.value, fig.sentence), (other.unit, other.value, other.sentence)]))
+                if key not in seen:
+                    seen.add(key)
+                    pairs.append((fig, other))
+        return pairs
+
     def answer(self, q: Question, cands: list[Candidate], answerer: Answerer) -> Answer | None:
         wanted = wanted_unit(q.folded)
         best: tuple[float, Figure | None, Span | None, int] = (0.0, None, None, -1)
