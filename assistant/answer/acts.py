@@ -7,7 +7,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from ..models import Answer, LegalReference
-from ..text.legal_ids import CODE_NAMES, legal_keys
+from ..text.legal_ids import legal_keys
 from .evidence import cite
 
 if TYPE_CHECKING:
@@ -21,6 +21,11 @@ _ISSUERS = [("thu tuong", "TTg"), ("chinh phu", "CP"), ("tinh uy", "TU"), ("hoi 
 _ASKS_ACTS = re.compile(r"(nghi dinh|quyet dinh|nghi quyet|thong tu|chi thi|van ban)( phap luat| phap ly)? (nao|gi)\b"
                         r"|nhung (nghi dinh|quyet dinh|nghi quyet|thong tu|chi thi|van ban)|can cu (nhung|nao|vao)"
                         r"|(bao nhieu|may) (van ban|nghi dinh|quyet dinh)")
+_COLUMN = re.compile(r"\bcot\s+(thoi gian|san pham|chu tri|phoi hop|nhiem vu)")
+_COLUMN_ROLE = {"thoi gian": "deadline", "san pham": "product", "chu tri": "lead", "phoi hop": "partners", "nhiem vu": "task"}
+# the words that introduce a citation, quoted with it: "Căn cứ …", "Theo Điều 17 …", "tại khoản 4 Điều 35 …"
+_LEAD_IN = re.compile(r"(?:(?:Căn cứ|Thực hiện|[Tt]heo|tại)\s+)?(?:(?:điểm|khoản)\s+\S+\s+)*(?:Điều\s+\d+\s+)?"
+                      r"(?<=\s)$|(?:Căn cứ|Thực hiện|[Tt]heo|tại)\s+$")
 _DATE_TAIL = re.compile(r"^\s*,?\s*ngày\s+\d{1,2}\s*/\s*\d{1,2}\s*/\s*\d{4}")
 
 
@@ -57,6 +62,11 @@ def answer_acts(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
             by_doc.setdefault(r.doc_id, set()).add(r.canonical)
         shared = set.intersection(*by_doc.values()) if len(by_doc) > 1 else set()
         refs = [r for r in refs if r.canonical in shared]
+    column = _COLUMN.search(q.folded)
+    if column:  # "cột thời gian hoàn thành dẫn chiếu những văn bản nào": acts cited inside that field
+        role = _COLUMN_ROLE[column.group(1)]
+        spans = [(t.doc_id, s) for t in answerer.index.tasks for f in t.fields if f.role == role for s in f.spans]
+        refs = [r for r in refs if any(d == r.doc_id and s[0] <= r.span[0] < s[1] for d, s in spans)]
     acts: OrderedDict[tuple[str, str], LegalReference] = OrderedDict()
     for r in refs:  # first citation of each act in each document
         acts.setdefault((r.doc_id, r.canonical), r)
@@ -67,9 +77,10 @@ def answer_acts(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
         doc = answerer.index.docs[r.doc_id]
         end = r.span[1]
         tail = _DATE_TAIL.match(doc.text[end : end + 40])
-        c = cite(doc, f"Văn bản được dẫn: {r.canonical}", (r.span[0], end + (tail.end() if tail else 0)))
-        date = f", ngày {r.date}" if r.date else ""
-        lines.append(f"{n}. {CODE_NAMES.get(r.act_type, r.act_type)} {r.canonical}{date} [{doc.title}]")
+        lead = _LEAD_IN.search(doc.text[max(0, r.span[0] - 60) : r.span[0]])
+        start = r.span[0] - (len(lead.group(0)) if lead else 0)
+        c = cite(doc, f"Văn bản được dẫn: {r.canonical}", (start, end + (tail.end() if tail else 0)))
+        lines.append(f"{n}. {c.quote} [{doc.title}]")
         citations.append(c)
         items.append({"task": f"{r.canonical} {c.quote}", "quote": c.quote, "doc_id": r.doc_id, "canonical": r.canonical,
                       "start": c.start, "end": c.end, "locator": c.locator})
