@@ -96,6 +96,8 @@ class SentenceTransformerEmbedder:
                              f"-c{marker.get('converter_version', 0)}")
         else:
             self.model_id = f"st:{path.name}@{directory_fingerprint(path)[:12]}"
+        if backend != "torch":
+            self.model_id += f"+{backend}"
 
     def _encode(self, texts: list[str], prompt_name: str | None, batch_size: int) -> np.ndarray:
         if not texts:
