@@ -14,6 +14,7 @@ import io
 import os
 import re
 import shutil
+import sys
 import threading
 import time
 import tomllib
@@ -264,6 +265,7 @@ def reindex(assistant: Assistant, progress: Progress | None = None) -> Path:
     try:
         build = rebuild(assistant.settings, embedder=assistant.embedder, progress=progress, wait=False)
     finally:
-        _threads(assistant.settings)  # a build uses every core for torch; serving uses torch_threads
+        if "torch" in sys.modules:  # a build sets torch to every core; serving uses torch_threads
+            _threads(assistant.settings)
     assistant.reload()
     return build
