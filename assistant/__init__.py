@@ -22,10 +22,11 @@ __all__ = ["Assistant", "build_index", "load"]
 
 def build_index(settings: Settings | None = None, embedder: Embedder | None = None, progress=None):
     """Parse the corpus and build the hybrid index (swapped in atomically). Returns the build directory."""
-    from .search.index import build_index as _build
+    from .admin import rebuild
     from .settings import get_settings
 
-    return _build(settings or get_settings(), embedder=embedder, progress=progress)
+    # one build at a time across processes; leftovers of killed builds are cleared first
+    return rebuild(settings or get_settings(), embedder=embedder, progress=progress)
 
 
 @dataclass
