@@ -239,6 +239,8 @@ class Answerer:
             roles = [next(r for r in FIELD_ROLES[q.kind] if task.value(r))]
             # the question names another role the task has ("cơ quan thực hiện", "đề xuất"): give it too
             roles += [r for w, r in ROLE_MENTIONS if re.search(w, q.folded) and task.value(r) and r not in roles]
+            if q.kind == "lead" and task.value("executor") and "executor" not in roles:
+                roles.append("executor")  # "chủ trì: các cơ quan …; thực hiện: Trung tâm …" — both are the answer
             prefix = f"Theo {doc.title} ({task.locator})" if len(chosen) > 1 else ""
             parts = []
             for role in roles:
