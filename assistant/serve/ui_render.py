@@ -131,14 +131,18 @@ def docs_html(docs: Iterable[Document]) -> str:
     return '<h2 class="src-title">Các tài liệu trợ lý đang dùng</h2><div class="doc-list">' + "".join(cards) + "</div>"
 
 
-def tasks_html(rows: list[list[str]]) -> str:
-    """Task rows as cards: the phone view of the task table (a 6-column table does not fit 390 px)."""
+def cards_html(rows: list[list[str]], headers: Sequence[str]) -> str:
+    """Table rows as cards (first cell as the title): the phone view of a table too wide for 390 px."""
     cards = []
     for row in rows:
-        fields = "".join(f"<li><span>{h}:</span> {_esc(v)}</li>"
-                         for h, v in zip(TASK_HEADERS[1:], row[1:], strict=True) if v)
+        fields = "".join(f"<li><span>{h}:</span> {_esc(v)}</li>" for h, v in zip(headers[1:], row[1:], strict=True)
+                         if v)
         cards.append(f'<div class="task-card"><b>{_esc(row[0])}</b><ul>{fields}</ul></div>')
     return "".join(cards)
+
+
+def tasks_html(rows: list[list[str]]) -> str:
+    return cards_html(rows, TASK_HEADERS)
 
 
 def _matches(query: str, values: Iterable[str]) -> bool:
@@ -160,7 +164,38 @@ def task_rows(tasks: Iterable[TaskRecord], doc_id: str | None, agency: str = "",
     return rows
 
 
-# ------------------------------------------------------------------ style (given to mount_gradio_app)
+# ------------------------------------------------------------------ style and script (given to mount_gradio_app)
+# Pin the light theme (the page otherwise follows the device's dark mode), declare the page Vietnamese and
+# translate the chat's built-in English screen-reader labels.
+JS = """() => {
+  document.documentElement.lang = 'vi';
+  const labels = [[/^chatbot conversation$/, 'Cuộc trò chuyện'], [/^user's message: /, 'Câu hỏi: '],
+                  [/^bot's message: /, 'Trả lời: ']];
+  const fix = () => {
+    if (document.body.classList.contains('dark')) document.body.classList.remove('dark');
+    document.querySelectorAll('#chat [aria-label]').forEach(e => {
+      const v = e.getAttribute('aria-label');
+      for (const [re, vi] of labels) if (re.test(v)) e.setAttribute('aria-label', v.replace(re, vi));
+    });
+  };
+  // a new answer taller than the chat box: show its start (scrolling to the bottom would hide how it begins)
+  let shown = '';
+  const pin = () => {
+    const wrap = document.querySelector('#chat .panel-wrap, #chat .bubble-wrap');
+    const rows = wrap ? wrap.querySelectorAll('.message-row') : [];
+    const last = rows[rows.length - 1];
+    if (!last) { shown = ''; return; }
+    const key = rows.length + ':' + last.textContent.length;
+    if (key === shown) return;
+    shown = key;
+    const top = last.getBoundingClientRect().top - wrap.getBoundingClientRect().top;
+    wrap.scrollTop = last.offsetHeight > wrap.clientHeight ? wrap.scrollTop + top : wrap.scrollHeight;
+  };
+  fix();
+  new MutationObserver(() => { fix(); pin(); }).observe(
+    document.body, {attributes: true, attributeFilter: ['class', 'aria-label'], childList: true, subtree: true});
+}"""
+
 CSS = """
 :root, body { color-scheme: light; }
 .gradio-container { width: 100% !important; max-width: min(1840px, 100vw) !important; margin: 0 auto !important; padding-top: 4px !important; }
@@ -203,30 +238,59 @@ button[role="tab"] { font-size: 20px !important; font-weight: 700 !important; }
 .doc-card li, .task-card li { margin: 2px 0; }
 .doc-card li span, .task-card li span { color: #475569; }
 .task-card { margin-bottom: 8px; }
-#task-cards { display: none; }
+#task-cards, #duty-cards { display: none; }
+/* feedback under the answer; the thumbs are drawn by CSS (no emoji font on a bare kiosk: 👍 would be a box) */
+#feedback { gap: 6px !important; border: 1px solid #cbd5e1; border-radius: 10px; padding: 8px 12px !important;
+  background: #f8fafc; }
+#fb-rate { flex-wrap: wrap !important; gap: 8px !important; align-items: center !important; }
+#fb-q { flex: 0 1 auto !important; width: auto !important; margin-right: 6px; }
+.fb-q { font-size: 18px; font-weight: 700; color: #1e3a8a; }
+#fb-up, #fb-down, #fb-send { font-size: 18px !important; min-height: 46px; flex: 0 1 auto !important; }
+#fb-up, #fb-down { background: #fff !important; border: 1px solid #94a3b8 !important; color: #0f172a !important; }
+#feedback button:disabled { opacity: 0.45; }
+#fb-up::before, #fb-down::before { content: ""; display: inline-block; width: 22px; height: 22px;
+  margin-right: 8px; background: currentColor; -webkit-mask: url("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24' fill='none' stroke='black' stroke-width='2.2' stroke-linecap='round' stroke-linejoin='round'%3E%3Cpath d='M14 9V5a3 3 0 0 0-3-3l-4 9v11h11.28a2 2 0 0 0 2-1.7l1.38-9a2 2 0 0 0-2-2.3zM7 22H4a2 2 0 0 1-2-2v-7a2 2 0 0 1 2-2h3'/%3E%3C/svg%3E") center / contain no-repeat;
+  mask: url("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24' fill='none' stroke='black' stroke-width='2.2' stroke-linecap='round' stroke-linejoin='round'%3E%3Cpath d='M14 9V5a3 3 0 0 0-3-3l-4 9v11h11.28a2 2 0 0 0 2-1.7l1.38-9a2 2 0 0 0-2-2.3zM7 22H4a2 2 0 0 1-2-2v-7a2 2 0 0 1 2-2h3'/%3E%3C/svg%3E") center / contain no-repeat; }
+#fb-down::before { transform: rotate(180deg); }
+#fb-comment textarea { font-size: 18px !important; }
+#fb-status, #fb-status * { font-size: 18px; color: #166534; font-weight: 700; }
+/* "Nhiệm vụ của đơn vị" */
+.duty-intro { font-size: 18px; color: #475569; margin: 0 0 4px; }
+#duty-controls, #duty-dates, #duty-files { flex-wrap: wrap !important; gap: 10px !important; }
+#duty-note, #duty-note * { font-size: 18px; }
+#duty-csv, #duty-ics { font-size: 18px !important; min-height: 46px; flex: 0 1 auto !important; }
+#duty-table { font-size: 17px; }
+#duty-table * { font-family: var(--font) !important; }
 /* flex items default to min-width:auto, so a wide table would widen the whole page on a phone */
 .gradio-container { min-width: 0 !important; }
 .gradio-container .main, .gradio-container main, .gradio-container .wrap, .gradio-container .tabs,
-.gradio-container .tabitem, .gradio-container .column, #task-table, #task-table .table-wrap {
+.gradio-container .tabitem, .gradio-container .column, #task-table, #task-table .table-wrap, #duty-table,
+#duty-table .table-wrap {
   min-width: 0 !important; max-width: 100%; }
 #examples { gap: 6px !important; }
 @media (max-width: 720px) {
   .gradio-container { padding: 4px 8px !important; }
   .app-head h1 { font-size: 21px; }
   .app-head p { display: none; }
-  button[role="tab"] { font-size: 18px !important; }
+  button[role="tab"] { font-size: 17px !important; padding-left: 8px !important; padding-right: 8px !important; }
   /* phone: chat, question box, then the sources, then the examples */
   #qa-row { flex-direction: column !important; flex-wrap: nowrap !important; }
   #chat-col { display: contents !important; }
   #chat { order: 1; height: 250px !important; max-height: 250px !important; }
-  #ask-row { order: 2; }
-  #src-col { order: 3; }
-  #examples { order: 4; }
+  #feedback { order: 2; }
+  #ask-row { order: 3; }
+  #src-col { order: 4; }
+  #examples { order: 5; }
   #chat .message, #chat .message * { font-size: 18px; }
   #sources { max-height: none; }
   .example, #new-chat { font-size: 16px !important; }
   #task-table { display: none !important; }
-  #task-cards { display: block; }
+  #task-cards, #duty-cards { display: block; }
+  #feedback { padding: 6px 10px !important; }
+  .fb-q { font-size: 17px; }
+  #fb-send { min-width: 92px !important; flex: 0 0 auto !important; }
+  #duty-table { display: none !important; }
+  #duty-controls, #duty-dates { flex-direction: column !important; }
   .doc-card, .task-card { font-size: 17px; }
 }
 """
