@@ -88,6 +88,8 @@ class Assistant:
     def search(self, question: str, top_k: int = 10, mode: str = "hybrid", doc_id: str | None = None) -> list[Hit]:
         from .search.retrieve import Filters
 
+        if mode == "reranked":  # hybrid candidates re-ordered by the answer stage's evidence score
+            return self._state[2].rerank(question, top_k=top_k, doc_id=doc_id)
         filters = Filters(doc_id=doc_id) if doc_id else None
         return self._state[1].search(question, top_k=top_k, filters=filters, mode=mode)
 

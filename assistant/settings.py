@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     llm_model: str = Field("", description="Model name (openai) or GGUF path (llamacpp)")
     llm_base_url: str = ""
     llm_api_key: str = ""
+    store: str = Field("embedded", description="embedded (bm25s + FAISS in-process) | milvus (needs milvus_uri)")
+    milvus_uri: str = Field("", description="http://host:19530, or a local path ending in .db for milvus-lite")
 
     @field_validator("admin_token")
     @classmethod

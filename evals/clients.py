@@ -86,7 +86,15 @@ class InProcessClient:
         return answer_dict(self.assistant.ask(question))
 
     def search(self, question: str, top_k: int, mode: str) -> list[str]:
-        return [h.text for h in self.assistant.search(question, top_k=top_k, mode=mode)]
+        """Each hit as the source text it points to (its span, whitespace collapsed) and its own text: a hit
+        "contains" the gold evidence when the passage of the document it cites does."""
+        docs = self.assistant.index.docs
+        out = []
+        for h in self.assistant.search(question, top_k=top_k, mode=mode):
+            doc, span = docs.get(getattr(h, "doc_id", None)), getattr(h, "span", None)
+            source = collapse(doc.text[span[0]:span[1]]) if doc is not None and span else ""
+            out.append(f"{source} {h.text}".strip())
+        return out
 
     def check_quote(self, citation: dict[str, Any]) -> bool:
         doc = self.assistant.index.docs.get(citation.get("doc_id"))
@@ -120,7 +128,18 @@ class HTTPClient:
 
     def search(self, question: str, top_k: int, mode: str) -> list[str]:
         data = self._post("/api/search", {"question": question, "top_k": top_k, "mode": mode})
-        return [str(h.get("text", "")) for h in data.get("hits", [])]
+        sources = self._sources()
+        out = []
+        for h in data.get("hits", []):
+            text = sources.get(str(h.get("doc_id")), "")
+            span = text[h["start"]:h["end"]] if isinstance(h.get("start"), int) and isinstance(h.get("end"), int) else ""
+            out.append(f"{collapse(span)} {h.get('text', '')}".strip())
+        return out
+
+    def _sources(self) -> dict[str, str]:
+        if not hasattr(self, "_raw"):
+            self._raw = load_sources(self.corpus_dir)
+        return self._raw
 
     def check_quote(self, citation: dict[str, Any]) -> bool:
         source = self._collapsed.get(str(citation.get("doc_id")))

@@ -15,7 +15,7 @@ MIN_CITATION_SUPPORT = 0.85
 MIN_VERBATIM_RATE = 1.0
 MIN_ABSTAIN_PRECISION = 0.90
 MIN_ABSTAIN_RECALL = 0.90
-MODES = ("bm25", "dense", "hybrid")
+MODES = ("bm25", "dense", "hybrid", "reranked")
 MD_FAILURES = 40
 
 

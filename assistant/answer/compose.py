@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from ..models import Answer, Citation, TaskRecord
+from ..models import Answer, Citation, Hit, TaskRecord
 from ..search.index import Index, unit_text
 from ..search.retrieve import Filters, Retriever
 from ..settings import Settings
@@ -131,6 +131,18 @@ class Answerer:
         return self._passage_answer(q, cands)
 
     # ----------------------------------------------------------------- evidence
+    def rerank(self, question: str, top_k: int = 10, doc_id: str | None = None) -> list[Hit]:
+        """The hybrid hits as the answer stage orders them: topic coverage, task fit, the plan the question names."""
+        q = analyze(question)
+        q.topic = self._topic_without_doc_names(q)
+        cands = self._candidates(q, doc_id or self._doc_hint(q), k=max(30, top_k))
+        hits = []
+        for rank, c in enumerate(cands[:top_k], 1):
+            u = self.index.units[c.pos]
+            hits.append(Hit(unit_id=u.chunk_id, doc_id=u.doc_id, locator=u.locator, text=u.text, score=round(c.score, 4),
+                            kind=u.kind, span=u.span, ranks={"reranked": rank}, signals={"coverage": round(c.cov, 4)}))
+        return hits
+
     def _topic_without_doc_names(self, q: Question) -> list[str]:
         folded = q.folded
         for name in self.doc_names:

@@ -86,8 +86,9 @@ def test_follow_up_keeps_the_task(client):
     assert "Các cơ quan, đơn vị thuộc phường" in second["answer"]
 
 
-def test_search_contract(client):
-    hits = client.post("/api/search", json={"question": "chuyển đổi số", "top_k": 5}).json()["hits"]
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense", "reranked"])
+def test_search_contract(client, mode):
+    hits = client.post("/api/search", json={"question": "chuyển đổi số", "top_k": 5, "mode": mode}).json()["hits"]
     assert 0 < len(hits) <= 5
     assert all({"doc_id", "locator", "text", "score"} <= set(h) for h in hits)
     scores = [h["score"] for h in hits]
