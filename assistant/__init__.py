@@ -43,8 +43,10 @@ class Assistant:
     def _wire(self, index: Index) -> None:
         from .answer.compose import Answerer
         from .search.retrieve import Retriever
+        from .search.store import make_store
 
-        retriever = Retriever(index, self.query_embedder)
+        # ASSISTANT_STORE: "embedded" (FAISS + BM25 in-process, default) or "milvus" (ASSISTANT_MILVUS_URI)
+        retriever = Retriever(index, self.query_embedder, store=make_store(self.settings, index))
         answerer = Answerer(index, retriever, self.settings)
         # one assignment: a request sees either the old or the new index, never a mix
         self._state = (index, retriever, answerer)
