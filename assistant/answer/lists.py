@@ -105,7 +105,7 @@ def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
         window = {f"y{y}" for y in _YEAR_IN.findall(q.folded)}
     if window:
         tasks = [t for t in tasks if matches_time(t, window) or _due_in_year(t, window)]
-        filters.append("thời hạn " + ", ".join(sorted(k for k in window if "-" in k) or sorted(window)))
+        filters.append("thời hạn " + ", ".join(_window_text(k) for k in sorted(k for k in window if "-" in k) or sorted(window)))
     if q.legal_keys:
         wanted = set(q.legal_keys)
         tasks = [t for t in tasks if any(set(_keys(c)) & wanted for c in t.legal_ids)]
@@ -147,6 +147,21 @@ def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
     more = f"\n… và {len(tasks) - limit} nhiệm vụ khác (xem bảng nhiệm vụ của đơn vị)." if len(tasks) > limit else ""
     return Answer(answer=head + ":\n" + "\n".join(lines) + more, abstained=False, citations=citations, kind=q.kind,
                   items=items, total=total)
+
+
+_QUARTERS = {"1": "I", "2": "II", "3": "III", "4": "IV"}
+
+
+def _window_text(key: str) -> str:
+    """'q3-2025' → 'Quý III/2025', 'm8' → 'tháng 8', 'y2026' → 'năm 2026'."""
+    head, _, year = key.partition("-")
+    if head.startswith("q"):
+        text = f"Quý {_QUARTERS.get(head[1:], head[1:])}"
+    elif head.startswith("m"):
+        text = f"tháng {head[1:]}"
+    else:
+        return f"năm {head[1:]}"
+    return f"{text}/{year}" if year else text
 
 
 def _due_in_year(t: TaskRecord, window: set[str]) -> bool:
