@@ -21,6 +21,8 @@ _ISSUERS = [("thu tuong", "TTg"), ("chinh phu", "CP"), ("tinh uy", "TU"), ("hoi 
 _ASKS_ACTS = re.compile(r"(nghi dinh|quyet dinh|nghi quyet|thong tu|chi thi|van ban)( phap luat| phap ly)? (nao|gi)\b"
                         r"|nhung (nghi dinh|quyet dinh|nghi quyet|thong tu|chi thi|van ban)|can cu (nhung|nao|vao)"
                         r"|(bao nhieu|may) (van ban|nghi dinh|quyet dinh)")
+_ACT_WORDS = frozenset("nghi dinh quyet nghi quyet thong tu chi thi van ban phap luat ly so hieu ke hoach kh cchc cai cach "
+                       "hanh chinh vien dan trich dan nhung cac phuong".split())
 _COLUMN = re.compile(r"\bcot\s+(thoi gian|san pham|chu tri|phoi hop|nhiem vu)")
 _COLUMN_ROLE = {"thoi gian": "deadline", "san pham": "product", "chu tri": "lead", "phoi hop": "partners", "nhiem vu": "task"}
 # the words that introduce a citation, quoted with it: "Căn cứ …", "Theo Điều 17 …", "tại khoản 4 Điều 35 …"
@@ -67,6 +69,10 @@ def answer_acts(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
         role = _COLUMN_ROLE[column.group(1)]
         spans = [(t.doc_id, s) for t in answerer.index.tasks for f in t.fields if f.role == role for s in f.spans]
         refs = [r for r in refs if any(d == r.doc_id and s[0] <= r.span[0] < s[1] for d, s in spans)]
+    catalogue_filter = codes or issuer or column or re.search(r"\bcan cu\b|ca (hai|2)|cung (vien|trich) dan", q.folded)
+    about = set(q.topic) - _ACT_WORDS
+    if not catalogue_filter and about:
+        return None  # "which act governs digitising records?" is about a subject: the task that cites it answers
     acts: OrderedDict[tuple[str, str], LegalReference] = OrderedDict()
     for r in refs:  # first citation of each act in each document
         acts.setdefault((r.doc_id, r.canonical), r)
@@ -91,6 +97,28 @@ def answer_acts(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
 
 
 _ARTICLE_BEFORE = re.compile(r"((?:tại\s+)?(?:(?:điểm|khoản)\s+\S+\s+)*Điều\s+\d+\s+)$")
+
+
+def answer_unit_acts(answerer: Answerer, q: Question, unit_pos: int) -> Answer | None:
+    """The acts cited in the passage or task that best matches the question, each quoted as written."""
+    index = answerer.index
+    unit = index.units[unit_pos]
+    task_pos = index.unit_task.get(unit_pos)
+    spans = [s for f in index.tasks[task_pos].fields for s in f.spans] if task_pos is not None else [unit.span]
+    refs = [r for r in index.legal if r.doc_id == unit.doc_id and any(a <= r.span[0] < b for a, b in spans)]
+    if not refs:
+        return None
+    doc = index.docs[unit.doc_id]
+    citations, seen = [], set()
+    for r in refs:
+        if r.canonical in seen:
+            continue
+        seen.add(r.canonical)
+        tail = _DATE_TAIL.match(doc.text[r.span[1] : r.span[1] + 40])
+        citations.append(cite(doc, unit.locator, (r.span[0], r.span[1] + (tail.end() if tail else 0))))
+    acts = "; ".join(c.quote for c in citations)
+    return Answer(answer=f"Văn bản được dẫn: {acts}. (Theo {doc.title}, {unit.locator}.)", abstained=False,
+                  citations=citations, kind="legal")
 
 
 def answer_act_detail(answerer: Answerer, q: Question, doc_id: str | None) -> Answer | None:

@@ -43,6 +43,7 @@ _KINDS: list[tuple[str, tuple[str, ...]]] = [
 # question words and phrases: how people ask, not what they ask about
 _QPHRASES = re.compile(r"\b(co quan|don vi|chu tri|phoi hop|thuc hien|thoi gian|san pham|nhiem vu|bao nhieu|nhu the nao|"
                        r"the nao|la gi|cho biet|vui long|xin hoi|mong doi|bao lau|mot lan|bo phan|ke hoach (?=cchc|cai cach))\b")
+_NUMBER_WORDS = re.compile(r"\b(ty le|chi tieu|muc tieu|phan dau|toi thieu|dat|muc|phan tram|bao nhieu)\b")
 _QWORDS = frozenset(
     "ai gi nao dau khi may sao the vay a oi nhe khong chua hay la thi duoc lam phai hoi toi minh em anh chi "
     "ten han viec giup nham bang lan nhieu ".split()
@@ -108,5 +109,9 @@ def analyze(question: str) -> Question:
     for a, b in _PERIOD.findall(folded):
         years += [int(a), int(b)]
     places = _places(text, folded)
-    return Question(text=text, folded=folded, kind=classify(folded), topic=topic, legal_keys=query_keys(text),
+    kind = classify(folded)
+    if kind == "number":  # "tỷ lệ", "chỉ tiêu", "phấn đấu … đạt" ask for a figure; they are not its subject
+        asked = set(re.findall(r"[a-z]+", _NUMBER_WORDS.sub(" ", folded)))
+        topic = [w for w in topic if w in asked or w.isdigit()]
+    return Question(text=text, folded=folded, kind=kind, topic=topic, legal_keys=query_keys(text),
                     years=sorted(set(years)), places=places)

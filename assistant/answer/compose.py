@@ -16,7 +16,7 @@ from ..search.index import Index, unit_text
 from ..search.retrieve import Filters, Retriever
 from ..settings import Settings
 from ..text.normalize import expand_abbreviations, fold
-from .acts import answer_act_detail, answer_acts, asks_for_acts
+from .acts import answer_act_detail, answer_acts, answer_unit_acts, asks_for_acts
 from .analyze import Question, analyze
 from .docfacts import answer_doc_fact
 from .duties import registry_for
@@ -31,6 +31,7 @@ LABELS = {"lead": "Cơ quan chủ trì", "executor": "Cơ quan thực hiện", "
           "monitor": "Cơ quan theo dõi, kiểm tra, đôn đốc", "deadline": "Thời gian thực hiện", "product": "Sản phẩm"}
 _ASSIGN = re.compile(r"\bGiao\s+((?:[Pp]hòng|Văn phòng|Trung tâm|Công an|UBND|Ủy ban)[^,;:.]{3,90}?)\s+"
                      r"(?:chủ trì|thường xuyên|ứng dụng|tham mưu|thực hiện|theo dõi|phối hợp)")
+_RESPONSIBLE_ANY = re.compile(r"((?:[Pp]hòng|Văn phòng|Trung tâm|Công an)[^;:.]{3,90}?)\s+có trách nhiệm")
 _RESPONSIBLE = re.compile(r"((?:[Pp]hòng|Văn phòng|Trung tâm|Công an)[^,;:.]{3,90}?)\s+có trách nhiệm[^.]{0,80}"
                           r"(?:theo dõi|đôn đốc|kiểm tra)")
 ROLE_MENTIONS = [(r"co quan thuc hien|\bthuc hien la\b", "executor"), (r"de xuat", "proposer"),
@@ -124,6 +125,10 @@ class Answerer:
                 return self.abstain(q, f"nhiệm vụ tại {best.task.locator} không ghi {LABELS[FIELD_ROLES[q.kind][0]].lower()}")
             if with_field and with_field[0].cov >= self.settings.abstain_threshold:
                 return self._field_answer(q, with_field, conversation_id, both=doc_id is None)
+        if q.kind == "legal" and not q.legal_keys:
+            acts = answer_unit_acts(self, q, cands[0].pos)
+            if acts is not None:
+                return acts
         if q.kind == "number":
             plan_years = [y for y in q.years if not any(d.year_from <= y <= d.year_to for d in self.index.docs.values())]
             found = None if plan_years else self.figures.answer(q, cands, self)
@@ -281,13 +286,13 @@ class Answerer:
         unit = self.index.units[cand.pos]
         doc = self.index.docs[unit.doc_id]
         text = doc.text[unit.span[0] : unit.span[1]]
-        pattern = _ASSIGN if q.kind == "lead" else _RESPONSIBLE
-        m = pattern.search(text)
+        m = (_ASSIGN.search(text) or _RESPONSIBLE_ANY.search(text)) if q.kind == "lead" else _RESPONSIBLE.search(text)
+        responsible = m is not None and "có trách nhiệm" in m.group(0)
         if not m or cand.cov < self.settings.abstain_threshold:
             return None
         who = cite(doc, unit.locator, (unit.span[0] + m.start(1), unit.span[0] + m.end(1)))
         sentence = cite(doc, unit.locator, unit.span)
-        label = LABELS["lead" if q.kind == "lead" else "monitor"]
+        label = LABELS["monitor"] if q.kind == "monitor" else ("Cơ quan chịu trách nhiệm" if responsible else LABELS["lead"])
         return Answer(answer=f"{label}: {who.quote}. (Theo {doc.title}, {unit.locator}: «{_short(sentence.quote, 160)}»)",
                       abstained=False, citations=[who, sentence], kind=q.kind)
 
