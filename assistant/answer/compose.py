@@ -141,12 +141,28 @@ class Answerer:
         q = analyze(question)
         q.topic = self._topic_without_doc_names(q)
         cands = self._candidates(q, doc_id or self._doc_hint(q), k=max(30, top_k))
+        answer = self._answer(q, None)  # what the answer cites ranks first: the evidence actually used
+        cited = [self._unit_at(c.doc_id, c.start) for c in answer.citations]
+        top = max((c.score for c in cands), default=1.0) + 1.0
+        ranked = [Candidate(p, top - i * 1e-3, 1.0, None) for i, p in enumerate(dict.fromkeys(p for p in cited if p is not None))]
+        ranked += [c for c in cands if c.pos not in {r.pos for r in ranked}]
+        if doc_id:
+            ranked = [c for c in ranked if self.index.units[c.pos].doc_id == doc_id]
         hits = []
-        for rank, c in enumerate(cands[:top_k], 1):
+        for rank, c in enumerate(ranked[:top_k], 1):
             u = self.index.units[c.pos]
             hits.append(Hit(unit_id=u.chunk_id, doc_id=u.doc_id, locator=u.locator, text=u.text, score=round(c.score, 4),
                             kind=u.kind, span=u.span, ranks={"reranked": rank}, signals={"coverage": round(c.cov, 4)}))
         return hits
+
+    def _unit_at(self, doc_id: str, offset: int) -> int | None:
+        """The unit whose span holds ``offset`` (the smallest, when passages nest)."""
+        best = None
+        for pos, u in enumerate(self.index.units):
+            if u.doc_id == doc_id and u.span[0] <= offset < u.span[1] and (
+                    best is None or u.span[1] - u.span[0] < self.index.units[best].span[1] - self.index.units[best].span[0]):
+                best = pos
+        return best
 
     def _topic_without_doc_names(self, q: Question) -> list[str]:
         folded = q.folded
