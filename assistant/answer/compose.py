@@ -15,6 +15,7 @@ from ..models import Answer, Citation, Hit, TaskRecord
 from ..search.index import Index, unit_text
 from ..search.retrieve import Filters, Retriever
 from ..settings import Settings
+from ..text.legal_ids import legal_keys
 from ..text.normalize import expand_abbreviations, fold
 from .acts import answer_act_detail, answer_acts, answer_unit_acts, asks_for_acts
 from .analyze import Question, analyze
@@ -62,11 +63,11 @@ class Answerer:
         for r in index.legal:
             for pos, u in enumerate(index.units):
                 if u.doc_id == r.doc_id and u.span[0] <= r.span[0] < u.span[1]:
-                    self.unit_legal[pos].update(_keys(r.act_type, r.number, r.year))
+                    self.unit_legal[pos].update(legal_keys(r.act_type, r.number, r.year))
         self.registry = registry_for(index)
         self.figures = Figures(index)
         self.places = {fold(p) for d in index.docs.values() for p in (d.locality, d.province) if p}
-        self.legal_keys = {k for r in index.legal for k in _keys(r.act_type, r.number, r.year)}
+        self.legal_keys = {k for r in index.legal for k in legal_keys(r.act_type, r.number, r.year)}
         self._conversations: OrderedDict[str, int] = OrderedDict()  # conversation id → last task position
         self._lock = threading.Lock()
 
@@ -363,12 +364,6 @@ def _fit(q: Question, task: TaskRecord) -> float:
     if q.years and years_in_task and not {str(y) for y in q.years} & years_in_task:
         bonus -= 0.08
     return bonus
-
-
-def _keys(code: str, number: str, year: int | None) -> list[str]:
-    from ..text.legal_ids import legal_keys
-
-    return legal_keys(code, number, year)
 
 
 def _short(text: str, n: int = 90) -> str:
