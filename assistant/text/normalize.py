@@ -14,7 +14,7 @@ _DASHES = re.compile(r"[\u2010-\u2015\u2212]")
 _ZERO_WIDTH = re.compile(r"[\u200b-\u200f\u2060\ufeff]")
 _TONES = "\u0301\u0300\u0309\u0303\u0323"  # sắc, huyền, hỏi, ngã, nặng (NFD combining marks)
 # old-style placement: tone on the 2nd vowel of an open "oa/oe/uy" syllable → move it to the 1st vowel.
-_OLD_TONE = re.compile(rf"(?<![qQ])([oOuU])([aAeEyY])([{_TONES}])(?![\w])")
+_OLD_TONE = re.compile(rf"(?<![qQ])([oOuU])([aAeEyY])([{_TONES}])(?![\w\u0300-\u036f])")
 
 
 def nfc(text: str) -> str:
