@@ -89,7 +89,8 @@ def parse_body(doc_id: str, source: str, blocks: list[Block]) -> BodyResult:
             nxt = blocks[i + 1]
             kind = "signature" if "CHỦ TỊCH" in b.text(source) else "title"
             loc = "Chữ ký" if kind == "signature" else "Tiêu đề"
-            out.chunks.append(_chunk(doc_id, source, (b.start, nxt.end), loc, (), kind))
+            # the label is the unit's context (indexed with it): "Chữ ký" is what "ai ký …?" finds
+            out.chunks.append(_chunk(doc_id, source, (b.start, nxt.end), loc, (loc,), kind))
             i += 2
             continue
         if b.kind == "para" and b.text(source).startswith("Nơi nhận"):  # distribution list: not content

@@ -117,6 +117,15 @@ def test_signature_and_title_chunks(parsed):
     assert [c.text for c in sig] == ["CHỦ TỊCH Trần Đình Trường"]
 
 
+def test_signature_and_title_are_indexed_with_their_label(parsed):
+    from assistant.search.index import unit_text
+
+    sig = next(c for c in parsed[NL].chunks if c.kind == "signature")
+    title = next(c for c in parsed[NGN].chunks if c.kind == "title")
+    assert sig.heading_path == ("Chữ ký",) and title.heading_path == ("Tiêu đề",)
+    assert unit_text(sig) == "Chữ ký. CHỦ TỊCH Trần Đình Trường"  # "ai ký …?" has a word to find
+
+
 def test_chunk_ids_are_stable(corpus_docs):
     from assistant.ingest import ingest
 
