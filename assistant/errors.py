@@ -11,6 +11,10 @@ class CorpusError(AssistantError):
     """The corpus folder or its manifest is not usable (missing file, bad hash, not UTF-8, empty)."""
 
 
+class ConfigError(AssistantError):
+    """A setting that cannot work with this corpus or machine (the message names the ASSISTANT_ variable)."""
+
+
 class IndexStateError(AssistantError):
     """The index on disk is missing, stale, corrupt or was built with another model."""
 

@@ -153,6 +153,7 @@ class Answer:
     items: list[dict[str, Any]] = field(default_factory=list)
     total: int | None = None
     conversation_id: str | None = None
+    localities: list[str] = field(default_factory=list)  # the wards/communes whose documents the answer cites
     debug: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -11,12 +11,13 @@ import threading
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 
-from ..models import Answer, Citation, Hit, TaskRecord
+from ..errors import ConfigError
+from ..models import Answer, Citation, Document, Hit, TaskRecord
 from ..search.index import Index, unit_text
 from ..search.retrieve import Filters, Retriever
 from ..settings import Settings
 from ..text.legal_ids import legal_keys
-from ..text.normalize import expand_abbreviations, fold
+from ..text.normalize import clean, expand_abbreviations, fold
 from .acts import answer_act_detail, answer_acts, answer_unit_acts, asks_for_acts
 from .analyze import Question, analyze
 from .docfacts import answer_doc_fact
@@ -72,6 +73,7 @@ class Answerer:
         self.figures = Figures(index)
         self.places = {fold(p) for d in index.docs.values() for p in (d.locality, d.province) if p}
         self.legal_keys = {k for r in index.legal for k in legal_keys(r.act_type, r.number, r.year)}
+        self.home_docs = home_documents(index, settings.home_locality)  # a kiosk's own ward, newest plan first
         self._conversations: OrderedDict[str, int] = OrderedDict()  # conversation id → last task position
         self._lock = threading.Lock()
 
@@ -79,11 +81,31 @@ class Answerer:
     def ask(self, question: str, conversation_id: str | None = None) -> Answer:
         q = analyze(question)
         q.topic = self._topic_without_doc_names(q)
-        answer = self._answer(q, conversation_id)
+        answer = self._answer_from_home(q, conversation_id)
         answer.conversation_id = conversation_id
         return answer
 
-    def _answer(self, q: Question, conversation_id: str | None) -> Answer:
+    def _answer_from_home(self, q: Question, conversation_id: str | None) -> Answer:
+        """With a home locality (a kiosk's ward), a question that names no place nor plan is answered from the
+        home ward's plans, newest first; only when none of them answers (or another plan covers the subject
+        clearly better, see ``_elsewhere``) from the whole corpus, saying that the answer comes from elsewhere."""
+        home = self.home_docs if self.home_docs and not q.places and self._doc_hint(q) is None else []
+        for doc_id in home:
+            answer = self._answer(q, conversation_id, home_doc=doc_id)
+            if not answer.abstained:
+                return self._with_localities(answer)
+        answer = self._with_localities(self._answer(q, conversation_id))
+        if home and not answer.abstained and not set(answer.localities) & {ward_name(self.index.docs[d]) for d in home}:
+            here = ward_name(self.index.docs[home[0]])
+            answer.answer = (f"Tài liệu của {here} không nêu nội dung này; thông tin dưới đây lấy từ tài liệu của "
+                             f"{', '.join(answer.localities)}. {answer.answer}")
+        return answer
+
+    def _with_localities(self, answer: Answer) -> Answer:
+        answer.localities = list(dict.fromkeys(ward_name(self.index.docs[c.doc_id]) for c in answer.citations))
+        return answer
+
+    def _answer(self, q: Question, conversation_id: str | None, home_doc: str | None = None) -> Answer:
         if not q.topic and q.kind == "general":
             return self.abstain(q, "câu hỏi chưa nêu nội dung cần tra cứu")
         unknown = [p for p in q.places if not any(p.startswith(k) or k.startswith(p) for k in self.places)]
@@ -91,7 +113,7 @@ class Answerer:
             return self.abstain(q, f"tài liệu không có kế hoạch của «{unknown[0]}»")
         if q.legal_keys and not set(q.legal_keys) & self.legal_keys:
             return self.abstain(q, "tài liệu không nhắc đến văn bản này")
-        doc_id = self._doc_hint(q)
+        doc_id = home_doc or self._doc_hint(q)
         if q.kind == "signer":
             return self._signer(q, doc_id)
         follow = self._follow_up(q, conversation_id)
@@ -146,7 +168,7 @@ class Answerer:
         q = analyze(question)
         q.topic = self._topic_without_doc_names(q)
         cands = self._candidates(q, doc_id or self._doc_hint(q), k=max(30, top_k))
-        answer = self._answer(q, None)  # what the answer cites ranks first: the evidence actually used
+        answer = self._answer_from_home(q, None)  # what the answer cites ranks first: the evidence actually used
         cited = [self._unit_at(c.doc_id, c.start) for c in answer.citations]
         top = max((c.score for c in cands), default=1.0) + 1.0
         ranked = [Candidate(p, top - i * 1e-3, 1.0, None) for i, p in enumerate(dict.fromkeys(p for p in cited if p is not None))]
@@ -367,6 +389,32 @@ class Answerer:
         text = (f"Xin lỗi, tài liệu hiện có không nêu thông tin này ({reason}). Trợ lý chỉ trả lời từ: {titles}. "
                 f"Bạn có thể hỏi, ví dụ: {examples}")
         return Answer(answer=text, abstained=True, citations=[], kind=q.kind, debug={"reason": reason})
+
+
+_WARD_PREFIX = re.compile(r"^(?:ubnd\s+)?(?:phuong|xa|thi tran|dac khu)\s+")
+
+
+def home_documents(index: Index, home: str) -> list[str]:
+    """The documents of the locality named by ``ASSISTANT_HOME_LOCALITY`` ("Nghĩa Lộ", "phường Nghia Lo"…),
+    newest period first; none when it is empty. A name that matches no document's locality is a set-up mistake."""
+    key = _WARD_PREFIX.sub("", fold(home).strip())
+    if not key:
+        return []
+    docs = sorted((d for d in index.docs.values() if d.locality and fold(d.locality) == key),
+                  key=lambda d: (-d.year_to, -d.year_from, d.doc_id))
+    if not docs:
+        known = ", ".join(sorted({d.locality for d in index.docs.values() if d.locality})) or "none"
+        raise ConfigError(f"ASSISTANT_HOME_LOCALITY={clean(home)!r} matches no document's locality in the corpus "
+                          f"(localities: {known}). Set it to one of these, or leave it empty.")
+    return [d.doc_id for d in docs]
+
+
+def ward_name(doc: Document) -> str:
+    """How an answer names a document's place: "phường Nghĩa Lộ" from the issuer "UBND phường Nghĩa Lộ"."""
+    issuer = re.sub(r"^(?:UBND|Ủy ban nhân dân|Uỷ ban nhân dân)\s+", "", clean(doc.issuer), flags=re.IGNORECASE)
+    if doc.locality and fold(issuer).endswith(fold(doc.locality)) and len(issuer) <= len(doc.locality) + 12:
+        return issuer
+    return doc.locality or doc.title
 
 
 RESCORE_BELOW = 0.5  # coverage under which the BM25 candidates are doubted and re-scored over more candidates

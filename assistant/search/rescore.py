@@ -104,6 +104,10 @@ class Rescorer:
             band = LIST_BAND * out[0].score
             head = sorted((r for r in out if r.score >= band), key=lambda r: r.pos)
             out = head + [r for r in out if r.score < band]
+            for prev, r in zip(out, out[1:], strict=False):  # reading order, scores kept non-increasing
+                if r.score > prev.score:
+                    r.signals["own_score"] = round(r.score, 4)
+                    r.score = prev.score
         return out
 
     def _idf(self, term: str, typed: dict[str, set[str]]) -> float:

@@ -50,7 +50,7 @@ def _no_surrogates(v: str) -> str:
 class SearchRequest(BaseModel):
     question: str
     top_k: int = Field(10, ge=1, le=100)
-    mode: str = Field("hybrid", pattern="^(hybrid|bm25|dense|reranked)$")
+    mode: str = Field("hybrid", pattern="^(hybrid|lexical|bm25|dense|reranked)$")
     doc_id: str | None = None
 
     @field_validator("question")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import html
 import logging
 import os
 import threading
@@ -145,6 +146,15 @@ class _LazyStore:
             return self._store
 
 
+def _home_line(assistant: Assistant) -> str:
+    """The kiosk's ward (ASSISTANT_HOME_LOCALITY), named in the header: questions without a place go to it."""
+    from ..answer.compose import ward_name
+
+    answerer = getattr(assistant, "answerer", None)  # a test double may have none
+    home = [assistant.index.docs[d] for d in getattr(answerer, "home_docs", [])]
+    return f" Câu hỏi không nêu địa phương được trả lời theo tài liệu của {html.escape(ward_name(home[0]))}." if home else ""
+
+
 def build_ui(assistant: Assistant) -> gr.Blocks:
     """The Blocks app. Theme, css and js are given to ``mount_gradio_app`` (Blocks drops them when mounted)."""
     kiosk = bool(getattr(assistant.settings, "kiosk", False))
@@ -203,7 +213,7 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
         last_activity = gr.State(None)
         question_state = gr.State("")
         gr.HTML(f'<header class="app-head"><h1>{TITLE}</h1><p>Câu trả lời lấy từ các kế hoạch đã ban hành, '
-                "kèm đoạn trích nguyên văn để bạn kiểm tra.</p></header>")
+                f"kèm đoạn trích nguyên văn để bạn kiểm tra.{_home_line(assistant)}</p></header>")
         with gr.Tabs(selected="qa", overflow_behavior="wrap") as tabs:
             with gr.Tab("Hỏi đáp", id="qa"), gr.Row(elem_id="qa-row", equal_height=False):
                 with gr.Column(scale=3, min_width=300, elem_id="chat-col"):

@@ -38,6 +38,18 @@ def test_hits_carry_rescore_signals_and_descend(assistant):
     assert all({"fused", "coverage", "document"} <= set(h.signals) for h in hits)
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "lexical"])
+def test_list_questions_come_in_reading_order_with_non_increasing_scores(assistant, mode):
+    question = "Nghị định 63/2010/NĐ-CP về kiểm soát TTHC được kế hoạch Nghĩa Lộ dẫn ở nhiệm vụ nào?"
+    hits = assistant.retriever.search(question, 10, mode=mode)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    lifted = [i for i, h in enumerate(hits) if "own_score" in h.signals]
+    assert lifted, "this list question reorders its best units into reading order"
+    head = hits[: max(lifted) + 1]
+    starts = [h.span[0] for h in head if h.doc_id == head[0].doc_id]
+    assert starts == sorted(starts)
+
+
 def test_rescore_keeps_every_fused_candidate_and_respects_kinds(assistant):
     r = assistant.retriever
     question = "Phụ lục: ai chủ trì rà soát văn bản quy phạm pháp luật?"

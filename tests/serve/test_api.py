@@ -86,7 +86,7 @@ def test_follow_up_keeps_the_task(client):
     assert "Các cơ quan, đơn vị thuộc phường" in second["answer"]
 
 
-@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense", "reranked"])
+@pytest.mark.parametrize("mode", ["hybrid", "lexical", "bm25", "dense", "reranked"])
 def test_search_contract(client, mode):
     hits = client.post("/api/search", json={"question": "chuyển đổi số", "top_k": 5, "mode": mode}).json()["hits"]
     assert 0 < len(hits) <= 5
