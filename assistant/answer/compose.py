@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -20,6 +20,7 @@ from ..text.legal_ids import legal_keys
 from ..text.normalize import clean, expand_abbreviations, fold
 from .acts import answer_act_detail, answer_acts, answer_unit_acts, asks_for_acts
 from .analyze import Question, analyze
+from .catalog import Catalog, Postings
 from .docfacts import answer_doc_fact
 from .duties import registry_for
 from .evidence import Idf, cite, coverage, sentences, terms, topic_terms
@@ -54,24 +55,22 @@ class Answerer:
     def __init__(self, index: Index, retriever: Retriever, settings: Settings) -> None:
         self.index, self.retriever, self.settings = index, retriever, settings
         texts = [unit_text(u) for u in index.units]
-        self.idf = Idf.build(texts)
         self.unit_terms = [terms(t) for t in texts]
-        # names that identify a document (its ward, province): they choose the document, not the passage
-        self.doc_names = sorted({fold(n) for d in index.docs.values() for n in (d.locality, d.province) if n},
-                                key=len, reverse=True)
+        self.idf = Idf.from_terms(self.unit_terms)
+        # names of places and periods, units per document and locator: lookups that do not scan the corpus
+        self.catalog = Catalog(index)
         self.task_terms = [terms(f"{t.group}. {t.task}") for t in index.tasks]
-        self.unit_legal = [set() for _ in index.units]  # legal keys cited inside each unit
+        self.unit_legal: list[set[str]] = [set() for _ in index.units]  # legal keys cited inside each unit
         for r in index.legal:
-            for pos, u in enumerate(index.units):
-                if u.doc_id == r.doc_id and u.span[0] <= r.span[0] < u.span[1]:
+            for pos in self.catalog.units_of.get(r.doc_id, ()):
+                u = index.units[pos]
+                if u.span[0] <= r.span[0] < u.span[1]:
                     self.unit_legal[pos].update(legal_keys(r.act_type, r.number, r.year))
-        self.postings: dict[str, list[int]] = defaultdict(list)  # term → units holding it (for _coverage_bound)
-        for pos, unit_terms in enumerate(self.unit_terms):
-            for t in unit_terms | {f"§{k}" for k in self.unit_legal[pos]}:
-                self.postings[t].append(pos)
+        # term → units holding it (for _coverage_bound)
+        self.postings = Postings([ts | {f"§{k}" for k in self.unit_legal[pos]} if self.unit_legal[pos] else ts
+                                  for pos, ts in enumerate(self.unit_terms)])
         self.registry = registry_for(index)
         self.figures = Figures(index)
-        self.places = {fold(p) for d in index.docs.values() for p in (d.locality, d.province) if p}
         self.legal_keys = {k for r in index.legal for k in legal_keys(r.act_type, r.number, r.year)}
         self.home_docs = home_documents(index, settings.home_locality)  # a kiosk's own ward, newest plan first
         self._conversations: OrderedDict[str, int] = OrderedDict()  # conversation id → last task position
@@ -89,7 +88,16 @@ class Answerer:
         """With a home locality (a kiosk's ward), a question that names no place nor plan is answered from the
         home ward's plans, newest first; only when none of them answers (or another plan covers the subject
         clearly better, see ``_elsewhere``) from the whole corpus, saying that the answer comes from elsewhere."""
-        home = self.home_docs if self.home_docs and not q.places and self._doc_hint(q) is None else []
+        named = self._named_docs(q)
+        if len(named) > 1 and len({self.index.docs[d].locality for d in named}) == 1:
+            # one ward with several plans: its plans only, newest first (two wards named: the whole corpus)
+            answers = []
+            for doc_id in named:
+                answers.append(self._answer(q, conversation_id, home_doc=doc_id))
+                if not answers[-1].abstained:
+                    break
+            return self._with_localities(next((a for a in answers if not a.abstained), answers[0]))
+        home = self.home_docs if self.home_docs and not q.places and not named else []
         for doc_id in home:
             answer = self._answer(q, conversation_id, home_doc=doc_id)
             if not answer.abstained:
@@ -108,14 +116,14 @@ class Answerer:
     def _answer(self, q: Question, conversation_id: str | None, home_doc: str | None = None) -> Answer:
         if not q.topic and q.kind == "general":
             return self.abstain(q, "câu hỏi chưa nêu nội dung cần tra cứu")
-        unknown = [p for p in q.places if not any(p.startswith(k) or k.startswith(p) for k in self.places)]
+        unknown = [p for p in q.places if not self.catalog.names.prefix_related(p)]
         if unknown:
             return self.abstain(q, f"tài liệu không có kế hoạch của «{unknown[0]}»")
         if q.legal_keys and not set(q.legal_keys) & self.legal_keys:
             return self.abstain(q, "tài liệu không nhắc đến văn bản này")
         doc_id = home_doc or self._doc_hint(q)
         if q.kind == "signer":
-            return self._signer(q, doc_id)
+            return self._signer(q, [doc_id] if doc_id else self._named_docs(q))
         follow = self._follow_up(q, conversation_id)
         if follow is not None:
             return self._field_answer(q, [Candidate(-1, 1.0, 1.0, follow)], conversation_id, both=False)
@@ -157,7 +165,7 @@ class Answerer:
             if acts is not None:
                 return acts
         if q.kind == "number":
-            plan_years = [y for y in q.years if not any(d.year_from <= y <= d.year_to for d in self.index.docs.values())]
+            plan_years = [y for y in q.years if y not in self.catalog.years]
             found = None if plan_years else self.figures.answer(q, cands, self)
             return found or self.abstain(q, "tài liệu không nêu con số này")
         return self._passage_answer(q, cands)
@@ -185,40 +193,49 @@ class Answerer:
     def _unit_at(self, doc_id: str, offset: int) -> int | None:
         """The unit whose span holds ``offset`` (the smallest, when passages nest)."""
         best = None
-        for pos, u in enumerate(self.index.units):
-            if u.doc_id == doc_id and u.span[0] <= offset < u.span[1] and (
+        for pos in self.catalog.units_of.get(doc_id, ()):
+            u = self.index.units[pos]
+            if u.span[0] <= offset < u.span[1] and (
                     best is None or u.span[1] - u.span[0] < self.index.units[best].span[1] - self.index.units[best].span[0]):
                 best = pos
         return best
 
     def _topic_without_doc_names(self, q: Question) -> list[str]:
         folded = q.folded
-        for name in self.doc_names:
+        named = self.catalog.names.found_in(folded)  # a ward or province names the plan, longest name first
+        for name in named:
             folded = re.sub(rf"\b{re.escape(name)}\b", " ", folded)
-        for d in self.index.docs.values():  # "KH 2026-2030" names the plan, it is not what is asked about
-            if d.year_to > d.year_from:
-                folded = re.sub(rf"\b{d.year_from}\s*-\s*{d.year_to}\b", " ", folded)
-        if any(re.search(rf"\b{re.escape(n)}\b", q.folded) for n in self.doc_names) or self._period_named(q):
+        for y0, y1 in self.catalog.periods:  # "KH 2026-2030" names the plan, it is not what is asked about
+            if str(y0) in folded:
+                folded = re.sub(rf"\b{y0}\s*-\s*{y1}\b", " ", folded)
+        if named or self._period_named(q):
             # the question names a plan: "KH CCHC … của Nam Gia Nghĩa" is the plan, not the topic
             folded = re.sub(r"\b(kh|ke hoach)\s+(cchc|cai cach hanh chinh)(\s+nha nuoc)?(\s+giai doan)?", " ", folded)
         kept = set(re.findall(r"[a-z0-9%]+", expand_abbreviations(folded)))
         return [w for w in q.topic if w in kept]
 
     def _period_named(self, q: Question) -> bool:
-        return any({d.year_from, d.year_to} <= set(q.years) for d in self.index.docs.values() if d.year_to > d.year_from)
+        return self.catalog.period_named(q.years) is not None
 
     def _doc_hint(self, q: Question) -> str | None:
         """The document a question names by its place ("Nam Gia Nghĩa") or its exact period ("2026-2030")."""
-        named = [d.doc_id for d in self.index.docs.values()
-                 if re.search(rf"\b{re.escape(fold(d.locality))}\b", q.folded) or any(fold(d.locality) in p for p in q.places)]
-        if len(named) == 1:
-            return named[0]
-        if named:
-            return None
-        for d in self.index.docs.values():
-            if d.year_to > d.year_from and {d.year_from, d.year_to} <= set(q.years):
-                return d.doc_id
-        return None
+        named = self._named_docs(q)
+        return named[0] if len(named) == 1 else None
+
+    def _named_docs(self, q: Question) -> list[str]:
+        """The plans a question names: those of the places it names (one place and a period: that period's plan),
+        newest first; else the plan of the period it names; else none."""
+        table = self.catalog.localities
+        names = set(table.found_in(q.folded))
+        for p in q.places:  # "phường nghia lo tinh quang ngai": the locality inside a place the question names
+            names.update(table.found_in(p))
+        period = self.catalog.period_named(q.years)
+        if not names:
+            return [self.catalog.periods[period]] if period else []
+        docs = [self.index.docs[d] for n in names for d in table.docs[n]]
+        if period and len({d.locality for d in docs}) == 1:  # two places named: a period does not pick one
+            docs = [d for d in docs if (d.year_from, d.year_to) == period] or docs
+        return [d.doc_id for d in sorted(docs, key=lambda d: (-d.year_to, -d.year_from, d.doc_id))]
 
     def _candidates(self, q: Question, doc_id: str | None, k: int = 12) -> list[Candidate]:
         """BM25 candidates first; when they cover the question poorly, the BM25 leg re-scored over more
@@ -240,12 +257,9 @@ class Answerer:
         """The best coverage any unit has of the question (as ``_score`` counts it: the unit's terms and, when the
         question names an act, the acts it cites), summed over the postings of the question's terms."""
         wanted = topic_terms(q.topic + [f"§{k}" for k in q.legal_keys[:1]])
-        total = sum(self.idf(t) for t in wanted)
-        got: dict[int, float] = defaultdict(float)
-        for t in wanted:
-            for pos in self.postings.get(t, ()):
-                got[pos] += self.idf(t)
-        return max(got.values(), default=0.0) / total if total else 0.0
+        weights = {t: self.idf(t) for t in wanted}
+        total = sum(weights.values())
+        return self.postings.best_weight(weights) / total if total else 0.0
 
     def _score(self, q: Question, doc_id: str | None, hits: list[Hit]) -> list[Candidate]:
         if not hits:
@@ -282,8 +296,8 @@ class Answerer:
         if not m:
             return []
         locator = f"Phụ lục › {m.group(1).upper()} › STT {int(m.group(2))}"
-        return [i for i, u in enumerate(self.index.units)
-                if u.locator == locator and (doc_id is None or u.doc_id == doc_id)]
+        return [i for i in self.catalog.by_locator.get(locator, ())
+                if doc_id is None or self.index.units[i].doc_id == doc_id]
 
     def _elsewhere(self, q: Question, doc_id: str, best: Candidate) -> str | None:
         """The question names one plan but its subject is in another: say so instead of a weak match."""
@@ -305,7 +319,7 @@ class Answerer:
         if not conversation_id:
             return
         with self._lock:
-            self._conversations[conversation_id] = self.index.tasks.index(task)
+            self._conversations[conversation_id] = self.catalog.task_pos[task.task_id]
             self._conversations.move_to_end(conversation_id)
             while len(self._conversations) > 5000:
                 self._conversations.popitem(last=False)
@@ -357,9 +371,10 @@ class Answerer:
         return Answer(answer=f"{label}: {who.quote}. (Theo {doc.title}, {unit.locator}: «{_short(sentence.quote, 160)}»)",
                       abstained=False, citations=[who, sentence], kind=q.kind)
 
-    def _signer(self, q: Question, doc_id: str | None) -> Answer:
-        units = [(i, u) for i, u in enumerate(self.index.units)
-                 if u.kind == "signature" and (doc_id is None or u.doc_id == doc_id)]
+    def _signer(self, q: Question, doc_ids: list[str]) -> Answer:
+        """Who signed the plans named (every plan when none is)."""
+        units = [(i, self.index.units[i]) for i in self.catalog.signatures
+                 if not doc_ids or self.index.units[i].doc_id in doc_ids]
         asked = re.search(r"pho chu tich|bi thu|truong phong|giam doc|chanh van phong", q.folded)
         if asked and not any(asked.group(0) in fold(u.text) for _, u in units):
             return self.abstain(q, f"tài liệu không ghi tên {asked.group(0)}")
@@ -384,7 +399,9 @@ class Answerer:
                       citations=[citation], kind=q.kind)
 
     def abstain(self, q: Question, reason: str) -> Answer:
-        titles = "; ".join(d.title for d in self.index.docs.values())
+        docs = self.index.docs
+        titles = "; ".join(d.title for d in docs.values()) if len(docs) <= 6 else (
+            f"{len(docs)} văn bản của {len(self.catalog.localities)} địa phương")
         examples = " · ".join(f"«{e}»" for e in EXAMPLES)
         text = (f"Xin lỗi, tài liệu hiện có không nêu thông tin này ({reason}). Trợ lý chỉ trả lời từ: {titles}. "
                 f"Bạn có thể hỏi, ví dụ: {examples}")

@@ -33,10 +33,15 @@ class Idf:
 
     @classmethod
     def build(cls, texts: list[str]) -> Idf:
+        return cls.from_terms([terms(t) for t in texts])
+
+    @classmethod
+    def from_terms(cls, term_sets: list[set[str]]) -> Idf:
+        """From each text's ``terms`` (when the caller keeps them anyway: computing them is the costly part)."""
         df: Counter = Counter()
-        for t in texts:
-            df.update(terms(t))
-        return cls(df, len(texts))
+        for ts in term_sets:
+            df.update(ts)
+        return cls(df, len(term_sets))
 
     def __call__(self, term: str) -> float:
         return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))

@@ -89,7 +89,8 @@ def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
     if groups is not None:
         return groups
     index, registry = answerer.index, answerer.registry
-    tasks = [t for t in index.tasks if doc_id is None or t.doc_id == doc_id]
+    positions = answerer.catalog.tasks_of.get(doc_id, []) if doc_id else range(len(index.tasks))
+    tasks = [index.tasks[i] for i in positions]
     if "phu luc" in q.folded and any(t.source == "appendix" for t in tasks):
         tasks = [t for t in tasks if t.source == "appendix"]
     filters = []
@@ -98,7 +99,7 @@ def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
         role = next((r for r, pat in ROLE_WORDS.items() if re.search(pat, q.folded)), "lead")
         mine = set(registry.tasks_of(agency.key, role)) if role != "executor" else \
             {i for i in registry.tasks_of(agency.key, "lead")} - set(registry.by_role.get((agency.key, "lead"), []))
-        tasks = [t for t in tasks if index.tasks.index(t) in mine]
+        tasks = [t for t in tasks if answerer.catalog.task_pos[t.task_id] in mine]
         filters.append(f"{agency.name} {ROLE_TEXT[role]}")
     window = time_keys(q.text)
     if not window and _DUE.search(q.folded):

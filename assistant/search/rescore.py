@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from ..answer.analyze import classify
 from ..answer.evidence import Idf, terms, topic_terms
-from ..text.normalize import clean, expand_abbreviations, fold, modern_tones
+from ..text.normalize import clean, expand_abbreviations, fold, fold_word, modern_tones
 from ..text.segment import STOP
 from .index import Index, unit_text
 
@@ -46,7 +46,7 @@ _TOKEN = re.compile(r"\w+")
 
 def marked_words(text: str) -> set[str]:
     """The words of ``text`` that carry diacritics, lower-cased, modern tone placement ("hoá" → "hóa")."""
-    return {w for w in _TOKEN.findall(modern_tones(clean(text)).lower()) if fold(w) != w}
+    return {w for w in _TOKEN.findall(modern_tones(clean(text)).lower()) if fold_word(w) != w}
 
 
 @dataclass
@@ -60,8 +60,8 @@ class Rescorer:
     def __init__(self, index: Index) -> None:
         self.units = index.units
         texts = [f"{unit_text(u)} {u.locator}" for u in index.units]
-        self.idf = Idf.build(texts)
         self.terms = [terms(t) for t in texts]
+        self.idf = Idf.from_terms(self.terms)
         self.marked = [marked_words(t) for t in texts]
         self.marked_df = Counter(w for m in self.marked for w in m)
         self.doc_terms = {d.doc_id: terms(f"{d.title} {d.locality} {d.province} {d.period}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _WS = re.compile(r"\s+")
 _DASHES = re.compile(r"[\u2010-\u2015\u2212]")
@@ -15,6 +16,8 @@ _ZERO_WIDTH = re.compile(r"[\u200b-\u200f\u2060\ufeff]")
 _TONES = "\u0301\u0300\u0309\u0303\u0323"  # sắc, huyền, hỏi, ngã, nặng (NFD combining marks)
 # old-style placement: tone on the 2nd vowel of an open "oa/oe/uy" syllable → move it to the 1st vowel.
 _OLD_TONE = re.compile(rf"(?<![qQ])([oOuU])([aAeEyY])([{_TONES}])(?![\w\u0300-\u036f])")
+# every combining mark of the Basic Multilingual Plane, deleted by str.translate (marks beyond it: see fold)
+_NO_MARKS = {c: None for c in range(0x10000) if unicodedata.combining(chr(c))}
 
 
 def nfc(text: str) -> str:
@@ -41,8 +44,16 @@ def modern_tones(text: str) -> str:
 def fold(text: str) -> str:
     """Accent-folded lower-case key: 'Phòng Văn hoá – Xã hội' → 'phong van hoa - xa hoi'."""
     text = clean(text).lower().replace("đ", "d")
-    d = unicodedata.normalize("NFD", text)
-    return "".join(ch for ch in d if not unicodedata.combining(ch))
+    if text.isascii():
+        return text
+    d = unicodedata.normalize("NFD", text).translate(_NO_MARKS)
+    return d if max(d) < "\U00010000" else "".join(ch for ch in d if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=1 << 17)
+def fold_word(word: str) -> str:
+    """``fold`` of one word, memoised: a corpus repeats its words, so folding them one by one costs a lookup."""
+    return fold(word)
 
 
 def has_diacritics(text: str) -> bool:

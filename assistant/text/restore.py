@@ -16,7 +16,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from .normalize import clean, fold, modern_tones
+from .normalize import clean, fold, fold_word, modern_tones
 
 _SYL = re.compile(r"\w+")
 _RUNS = re.compile(r"[.,;:!?()\[\]\"“”«»\n]+")  # punctuation ends a run of syllables: no pair across it
@@ -49,7 +49,7 @@ class Restorer:
         for text in [*texts, QUESTION_PHRASES]:
             for run in _RUNS.split(text):
                 syls = _syllables(run)
-                folded = [fold(x) for x in syls]
+                folded = [fold_word(x) for x in syls]
                 for syl, f in zip(syls, folded, strict=True):
                     unigrams[f][syl] += 1
                 for i in range(len(syls) - 1):

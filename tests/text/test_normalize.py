@@ -59,3 +59,14 @@ def test_modern_tones_leaves_closed_syllables_with_two_marks():
     # "luật": the dot below sits on "â"; the circumflex after it is a mark, not the end of the syllable
     assert modern_tones("luật") == "luật"
     assert modern_tones("khoẻ") == "khỏe" and modern_tones("hoạ") == "họa"
+
+
+def test_fold_strips_every_combining_mark_like_the_character_scan(corpus_docs):
+    def slow(text: str) -> str:
+        d = unicodedata.normalize("NFD", clean(text).lower().replace("đ", "d"))
+        return "".join(ch for ch in d if not unicodedata.combining(ch))
+
+    samples = [d.text[i : i + 400] for d in corpus_docs.values() for i in range(0, len(d.text), 997)]
+    samples += ["", "abc", "Ứng dụng CNTT", "x\U0001d165\u0301y", "a\u20d7b", "Ω\u0345"]  # marks beyond the BMP too
+    for s in samples:
+        assert fold(s) == slow(s)

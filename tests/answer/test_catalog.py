@@ -1,0 +1,112 @@
+"""The answer stage's document lookups (``answer.catalog``) agree with the scans they replace, and an index of many
+wards (the seed plans copied into generated wards, as ``benchmarks/ask_scale.py`` does) is answered from the ward
+a question names."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from assistant.answer.catalog import Catalog, NameTable, Postings
+from assistant.answer.compose import Answerer
+from assistant.search.retrieve import Retriever
+from assistant.text.normalize import fold
+from benchmarks.ask_scale import replicate, ward
+
+QUESTIONS = ["Ai chủ trì số hóa hồ sơ của phường Nghĩa Lộ?", "ke hoach nam gia nghia 2026-2030 co bao nhieu nhiem vu",
+             "Phường Hải Châu có kế hoạch không?", "tinh quang ngai", "nghia lo tinh quang ngai ai ky",
+             "nghĩa lộc", "nam gia", "Kế hoạch năm 2025"]
+
+
+def scan(names: list[str], folded: str) -> list[str]:
+    return sorted((n for n in names if re.search(rf"\b{re.escape(n)}\b", folded)), key=lambda n: (-len(n), n))
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_name_table_finds_what_a_regex_scan_finds(question):
+    names = ["nghia lo", "nam gia nghia", "quang ngai", "tinh quang ngai", "hai chau", "a-b c", "lo"]
+    table = NameTable({n: ["d"] for n in names})
+    assert table.odd == ["a-b c"]
+    assert table.found_in(fold(question)) == scan(names, fold(question))
+
+
+def test_name_table_searches_names_with_other_characters():
+    table = NameTable({"a-b c": ["d1"], "hai chau": ["d2"]})
+    assert table.found_in("ke hoach phuong a-b c") == ["a-b c"]
+    assert table.found_in("ke hoach a-b cd") == []
+
+
+def test_prefix_related_matches_either_way():
+    table = NameTable({"nghia lo": ["d"], "quang ngai": ["d"]})
+    assert table.prefix_related("nghia lo tinh quang ngai")  # a name begins the place
+    assert table.prefix_related("nghia")  # the place begins a name
+    assert not table.prefix_related("hai chau")
+
+
+def test_postings_best_weight_equals_brute_force():
+    rng = np.random.default_rng(0)
+    vocab = [f"t{i}" for i in range(30)]
+    units = [set(rng.choice(vocab, size=rng.integers(0, 12), replace=False).tolist()) for _ in range(200)]
+    postings = Postings(units)
+    for _ in range(50):
+        weights = {t: float(rng.random()) for t in rng.choice(vocab + ["absent"], size=4, replace=False).tolist()}
+        brute = max(sum(w for t, w in weights.items() if t in ts) for ts in units)
+        assert postings.best_weight(weights) == pytest.approx(brute)
+    assert postings.best_weight({"absent": 1.0}) == 0.0
+
+
+def test_catalog_tables_agree_with_the_index(assistant):
+    index = assistant.index
+    cat = Catalog(index)
+    assert sorted(p for ps in cat.units_of.values() for p in ps) == list(range(len(index.units)))
+    assert cat.signatures == [i for i, u in enumerate(index.units) if u.kind == "signature"]
+    row = next(u for u in index.units if u.kind == "appendix_row")
+    assert cat.by_locator[row.locator] == [i for i, u in enumerate(index.units) if u.locator == row.locator]
+    plan = next(d for d in index.docs.values() if d.year_to > d.year_from)
+    assert cat.period_named([plan.year_from, 2099, plan.year_to]) == (plan.year_from, plan.year_to)
+    assert cat.period_named([plan.year_from]) is None
+
+
+@pytest.fixture(scope="module")
+def wards(assistant):
+    """The seed index copied into 4 wards (copy 0 is the seed itself)."""
+    index = replicate(assistant.index, 4)
+    return Answerer(index, Retriever(index, assistant.retriever.embedder), assistant.settings)
+
+
+def test_replicated_index_keeps_every_quote_exact(wards):
+    index = wards.index
+    assert len(index.units) == 4 * len({u.chunk_id for u in index.units if "-w" not in u.chunk_id})
+    assert len({u.chunk_id for u in index.units}) == len(index.units)
+    assert {d.locality for d in index.docs.values()} >= {ward(1), ward(2), ward(3)}
+
+
+@pytest.mark.parametrize("question", ["Ai chủ trì số hóa hồ sơ, kết quả giải quyết TTHC của phường {}?",
+                                      "ai chu tri so hoa ho so cua phuong {}", "Phường {} có bao nhiêu nhiệm vụ?"])
+def test_a_question_naming_a_generated_ward_is_answered_from_its_plans(wards, question):
+    """A generated ward has both seed plans (2025 and 2026-2030): the answer comes from them, never another ward."""
+    answer = wards.ask(question.format(ward(2)))
+    assert not answer.abstained
+    assert {c.doc_id for c in answer.citations} <= {d for d in wards.index.docs if d.endswith("-w2")}
+    assert answer.localities == [f"phường {ward(2)}"]
+    seed = wards.ask(question.format("Nghĩa Lộ"))
+    assert not seed.abstained and {c.doc_id for c in seed.citations} == {"nghia-lo-cchc-2025"}
+
+
+def test_a_ward_and_a_period_name_one_plan(wards):
+    answer = wards.ask(f"Kế hoạch 2026-2030 của phường {ward(3)} có bao nhiêu nhiệm vụ?")
+    assert {c.doc_id for c in answer.citations} == {"nam-gia-nghia-cchc-2026-2030-w3"}
+
+
+def test_abstaining_over_many_plans_counts_them_instead_of_listing_every_title(wards):
+    answer = wards.ask("Giá vé xe buýt năm 2025 là bao nhiêu?")
+    assert answer.abstained
+    assert f"{len(wards.index.docs)} văn bản của {len(wards.catalog.localities)} địa phương" in answer.answer
+
+
+def test_a_question_naming_two_wards_is_answered_from_both(wards):
+    answer = wards.ask(f"Ai ký kế hoạch của phường {ward(1)} và phường {ward(2)}?")
+    cited = {c.doc_id.rsplit("-", 1)[-1] for c in answer.citations}
+    assert not answer.abstained and cited == {"w1", "w2"}
