@@ -15,6 +15,7 @@ import numpy as np
 
 from ..search.index import Index
 from ..text.normalize import fold
+from .termsets import TermSets
 
 _WORDS = re.compile(r"\w+")
 
@@ -93,19 +94,23 @@ class Catalog:
 
 
 class Postings:
-    """Term → the units holding it, as arrays; the best idf-weighted coverage of a set of terms by any unit."""
+    """Term → the units holding it; the best idf-weighted coverage of a set of terms by any unit."""
 
-    def __init__(self, unit_terms: list[set[str]]) -> None:
-        lists: dict[str, list[int]] = defaultdict(list)
-        for pos, ts in enumerate(unit_terms):
-            for t in ts:
-                lists[t].append(pos)
-        self.lists = {t: np.asarray(ps, dtype=np.int32) for t, ps in lists.items()}
+    def __init__(self, unit_terms: TermSets, extra: dict[str, list[int]] | None = None) -> None:
+        self.vocab = unit_terms.vocab
+        self.starts, self.rows = unit_terms.inverted()
+        self.extra = {t: np.asarray(ps, dtype=np.int32) for t, ps in (extra or {}).items()}  # e.g. cited acts
         self.size = len(unit_terms)
+
+    def units(self, term: str) -> np.ndarray | None:
+        i = self.vocab.ids.get(term)
+        if i is not None and i + 1 < len(self.starts) and self.starts[i + 1] > self.starts[i]:
+            return self.rows[self.starts[i] : self.starts[i + 1]]
+        return self.extra.get(term)
 
     def best_weight(self, weights: dict[str, float]) -> float:
         """max over units of the summed weights of the given terms the unit holds."""
-        present = [(self.lists[t], w) for t, w in weights.items() if t in self.lists]
+        present = [(arr, w) for t, w in weights.items() if (arr := self.units(t)) is not None and len(arr)]
         if not present:
             return 0.0
         if len(present) == 1:

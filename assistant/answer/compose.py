@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -26,6 +26,7 @@ from .duties import registry_for
 from .evidence import Idf, cite, coverage, sentences, terms, topic_terms
 from .figures import Figures
 from .lists import answer_list
+from .termsets import TermSets, Vocab, derived
 
 FIELD_ROLES = {"lead": ("lead", "executor"), "partner": ("partners",), "monitor": ("monitor",),
                "deadline": ("deadline",), "product": ("product",)}
@@ -54,21 +55,22 @@ class Candidate:
 class Answerer:
     def __init__(self, index: Index, retriever: Retriever, settings: Settings) -> None:
         self.index, self.retriever, self.settings = index, retriever, settings
-        texts = [unit_text(u) for u in index.units]
-        self.unit_terms = [terms(t) for t in texts]
-        self.idf = Idf.from_terms(self.unit_terms)
+        self.unit_terms, self.task_terms = unit_term_sets(index)
+        self.idf = Idf(Counter(self.unit_terms.doc_freq()), len(self.unit_terms))
         # names of places and periods, units per document and locator: lookups that do not scan the corpus
         self.catalog = Catalog(index)
-        self.task_terms = [terms(f"{t.group}. {t.task}") for t in index.tasks]
-        self.unit_legal: list[set[str]] = [set() for _ in index.units]  # legal keys cited inside each unit
+        self.unit_legal: dict[int, set[str]] = defaultdict(set)  # legal keys cited inside a unit
         for r in index.legal:
             for pos in self.catalog.units_of.get(r.doc_id, ()):
                 u = index.units[pos]
                 if u.span[0] <= r.span[0] < u.span[1]:
                     self.unit_legal[pos].update(legal_keys(r.act_type, r.number, r.year))
-        # term → units holding it (for _coverage_bound)
-        self.postings = Postings([ts | {f"§{k}" for k in self.unit_legal[pos]} if self.unit_legal[pos] else ts
-                                  for pos, ts in enumerate(self.unit_terms)])
+        self.unit_legal = dict(self.unit_legal)
+        acts: dict[str, list[int]] = defaultdict(list)
+        for pos, keys in self.unit_legal.items():
+            for k in keys:
+                acts[f"§{k}"].append(pos)
+        self.postings = Postings(self.unit_terms, acts)  # term → units holding it (for _coverage_bound)
         self.registry = registry_for(index)
         self.figures = Figures(index)
         self.legal_keys = {k for r in index.legal for k in legal_keys(r.act_type, r.number, r.year)}
@@ -273,7 +275,8 @@ class Answerer:
         for pos in positions:
             h_score = next((h.score for h in hits if self.retriever.pos[h.unit_id] == pos), 0.0)
             h = self.index.units[pos]
-            unit_terms = self.unit_terms[pos] | {f"§{k}" for k in self.unit_legal[pos]} if acts else self.unit_terms[pos]
+            cited = self.unit_legal.get(pos, _NONE)
+            unit_terms = self.unit_terms[pos] | {f"§{k}" for k in cited} if acts else self.unit_terms[pos]
             cov = coverage(q.topic + acts, unit_terms, self.idf)
             doc = self.index.docs[h.doc_id]
             year_bonus = 0.05 if any(doc.year_from <= y <= doc.year_to for y in q.years) else 0.0
@@ -283,7 +286,7 @@ class Answerer:
             if task is not None:  # what the task is about weighs more than what its fields say
                 match = 0.5 * cov + 0.5 * coverage(q.topic, self.task_terms[task_pos], self.idf)
                 match += _fit(q, task)
-            if q.legal_keys and set(q.legal_keys) & self.unit_legal[pos]:
+            if q.legal_keys and set(q.legal_keys) & cited:
                 match += 0.2  # the act the question names is cited right here
             if pos in named:
                 match += 0.3
@@ -434,6 +437,16 @@ def ward_name(doc: Document) -> str:
     return doc.locality or doc.title
 
 
+def unit_term_sets(index: Index) -> tuple[TermSets, TermSets]:
+    """The terms of each unit's indexed text and of each task's text (group and task), once per index."""
+    vocab = derived(index, "vocab", Vocab)
+    units = derived(index, "answer.unit_terms", lambda: TermSets.build((terms(unit_text(u)) for u in index.units), vocab))
+    tasks = derived(index, "answer.task_terms", lambda: TermSets.build(
+        (terms(f"{t.group}. {t.task}") for t in index.tasks), vocab))
+    return units, tasks
+
+
+_NONE: frozenset[str] = frozenset()
 RESCORE_BELOW = 0.5  # coverage under which the BM25 candidates are doubted and re-scored over more candidates
 _ROW_REF = re.compile(r"\b(?:muc |stt )?([ivx]+)\.(\d{1,2})\b")
 _UNIT_ASKED = re.compile(r"\b(quy|thang|nam|ngay) (nao|may)\b")

@@ -8,7 +8,9 @@ gives both, each with its citation, instead of silently picking one.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..models import Answer, Span
@@ -71,21 +73,36 @@ def _metric(clause: str) -> frozenset[str]:
 
 
 class Figures:
+    """The percentages of each document, found when a question first needs that document's (conflicts are only
+    looked for within one document)."""
+
     def __init__(self, index: Index) -> None:
         self.index = index
-        self.all: list[Figure] = []
+        self.units_of: dict[str, list[int]] = defaultdict(list)
         for pos, unit in enumerate(index.units):
-            doc = index.docs[unit.doc_id]
-            for span in unit_spans(index, pos):
+            self.units_of[unit.doc_id].append(pos)
+        self.of_doc = lru_cache(maxsize=1024)(self._of_doc)
+
+    @property
+    def all(self) -> list[Figure]:
+        return [f for doc_id in self.units_of for f in self.of_doc(doc_id)]
+
+    def _of_doc(self, doc_id: str) -> list[Figure]:
+        out = []
+        doc = self.index.docs[doc_id]
+        for pos in self.units_of[doc_id]:
+            unit = self.index.units[pos]
+            for span in unit_spans(self.index, pos):
                 for s in sentences(doc.text, span):
                     text = doc.text[s[0] : s[1]]
                     for m in _PCT.finditer(text):
                         clause = re.split(r"[.;]", text[: m.start()])[-1]
-                        self.all.append(Figure(unit.doc_id, pos, unit.locator, f"{m.group(1)}%", _metric(clause), s))
+                        out.append(Figure(doc_id, pos, unit.locator, f"{m.group(1)}%", _metric(clause), s))
+        return out
 
     def conflicts(self, fig: Figure) -> list[Figure]:
         out = []
-        for other in self.all:
+        for other in self.of_doc(fig.doc_id):
             if other.doc_id != fig.doc_id or other.value == fig.value or other.unit == fig.unit:
                 continue
             union = fig.metric | other.metric
@@ -116,7 +133,7 @@ class Figures:
                         continue
                     score = 0.7 * coverage(q.topic, terms(text), answerer.idf) + 0.3 * c.cov
                     if score > best[0]:
-                        figs = [f for f in self.all if f.sentence == s]
+                        figs = [f for f in self.of_doc(doc.doc_id) if f.sentence == s]
                         fig = max(figs, key=lambda f: coverage(q.topic, set(f.metric), answerer.idf), default=None)
                         best = (score, fig, s, c.pos)
         score, fig, span, pos = best

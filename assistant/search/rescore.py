@@ -25,9 +25,11 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..answer.analyze import classify
 from ..answer.evidence import Idf, terms, topic_terms
+from ..answer.termsets import TermSets, Vocab, derived
 from ..text.normalize import clean, expand_abbreviations, fold, fold_word, modern_tones
 from ..text.segment import STOP
 from .index import Index, unit_text
@@ -49,6 +51,14 @@ def marked_words(text: str) -> set[str]:
     return {w for w in _TOKEN.findall(modern_tones(clean(text)).lower()) if fold_word(w) != w}
 
 
+def rescore_term_sets(index: Index) -> tuple[TermSets, TermSets]:
+    """Each unit's terms (its indexed text and locator) and its words written with diacritics, once per index."""
+    vocab = derived(index, "vocab", Vocab)
+    texts = lambda: (f"{unit_text(u)} {u.locator}" for u in index.units)  # noqa: E731
+    return (derived(index, "rescore.terms", lambda: TermSets.build(map(terms, texts()), vocab)),
+            derived(index, "rescore.marked", lambda: TermSets.build(map(marked_words, texts()), vocab)))
+
+
 @dataclass
 class Rescored:
     pos: int  # unit position in the index
@@ -59,17 +69,15 @@ class Rescored:
 class Rescorer:
     def __init__(self, index: Index) -> None:
         self.units = index.units
-        texts = [f"{unit_text(u)} {u.locator}" for u in index.units]
-        self.terms = [terms(t) for t in texts]
-        self.idf = Idf.from_terms(self.terms)
-        self.marked = [marked_words(t) for t in texts]
-        self.marked_df = Counter(w for m in self.marked for w in m)
+        self.terms, self.marked = rescore_term_sets(index)
+        self.idf = Idf(Counter(self.terms.doc_freq()), len(self.terms))
+        self.marked_df = self.marked.doc_freq()
         self.doc_terms = {d.doc_id: terms(f"{d.title} {d.locality} {d.province} {d.period}")
                           for d in index.docs.values()}
-        self.by_locator: dict[tuple[str, str], list[int]] = defaultdict(list)  # (doc, folded word) → units
+        self.units_of: dict[str, list[int]] = defaultdict(list)
         for pos, u in enumerate(index.units):
-            for w in sorted(set(_WORD.findall(fold(u.locator)))):
-                self.by_locator[(u.doc_id, w)].append(pos)
+            self.units_of[u.doc_id].append(pos)
+        self._locator_words = lru_cache(maxsize=4096)(self._doc_locator_words)
 
     def rescore(self, question: str, fused: Sequence[tuple[int, float]],
                 kinds: tuple[str, ...] | None = None) -> list[Rescored]:
@@ -130,9 +138,17 @@ class Rescorer:
                     kinds: tuple[str, ...] | None) -> list[int]:
         out: list[int] = []
         for w in dict.fromkeys(words):
-            hits = [p for d in sorted(docs) for p in self.by_locator.get((d, w), ())
+            hits = [p for d in sorted(docs) for p in self._locator_words(d).get(w, ())
                     if (kinds is None or self.units[p].kind in kinds)
                     and (w not in typed or typed[w] & self.marked[p])]
             if 0 < len(hits) <= LOCATOR_JOIN:
                 out += hits
+        return out
+
+    def _doc_locator_words(self, doc_id: str) -> dict[str, list[int]]:
+        """Folded word → the document's units whose locator holds it (built for the documents questions touch)."""
+        out: dict[str, list[int]] = defaultdict(list)
+        for pos in self.units_of.get(doc_id, ()):
+            for w in sorted(set(_WORD.findall(fold(self.units[pos].locator)))):
+                out[w].append(pos)
         return out

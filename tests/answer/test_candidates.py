@@ -26,7 +26,7 @@ def test_coverage_bound_is_the_best_unit_coverage(assistant, text):
     ans = assistant.answerer
     q = question(ans, text)
     acts = [f"§{k}" for k in q.legal_keys[:1]]
-    best = max(coverage(q.topic + acts, ans.unit_terms[p] | ({f"§{k}" for k in ans.unit_legal[p]} if acts else set()),
+    best = max(coverage(q.topic + acts, ans.unit_terms[p] | ({f"§{k}" for k in ans.unit_legal.get(p, set())} if acts else set()),
                         ans.idf) for p in range(len(assistant.index.units)))
     assert ans._coverage_bound(q) == pytest.approx(best, abs=1e-12)
 

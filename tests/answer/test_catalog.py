@@ -11,6 +11,7 @@ import pytest
 
 from assistant.answer.catalog import Catalog, NameTable, Postings
 from assistant.answer.compose import Answerer
+from assistant.answer.termsets import TermSets
 from assistant.search.retrieve import Retriever
 from assistant.text.normalize import fold
 from benchmarks.ask_scale import replicate, ward
@@ -49,7 +50,9 @@ def test_postings_best_weight_equals_brute_force():
     rng = np.random.default_rng(0)
     vocab = [f"t{i}" for i in range(30)]
     units = [set(rng.choice(vocab, size=rng.integers(0, 12), replace=False).tolist()) for _ in range(200)]
-    postings = Postings(units)
+    postings = Postings(TermSets.build(units), {"§act": [3, 7]})
+    units[3].add("§act"), units[7].add("§act")
+    vocab.append("§act")
     for _ in range(50):
         weights = {t: float(rng.random()) for t in rng.choice(vocab + ["absent"], size=4, replace=False).tolist()}
         brute = max(sum(w for t, w in weights.items() if t in ts) for ts in units)
@@ -110,3 +113,21 @@ def test_a_question_naming_two_wards_is_answered_from_both(wards):
     answer = wards.ask(f"Ai ký kế hoạch của phường {ward(1)} và phường {ward(2)}?")
     cited = {c.doc_id.rsplit("-", 1)[-1] for c in answer.citations}
     assert not answer.abstained and cited == {"w1", "w2"}
+
+
+def test_tiled_term_sets_of_a_replicated_index_equal_recomputed_ones(wards):
+    from assistant.answer.compose import unit_term_sets
+    from assistant.answer.evidence import terms
+    from assistant.search.index import unit_text
+    from assistant.search.rescore import marked_words
+
+    index = wards.index
+    units, tasks = unit_term_sets(index)
+    assert len(units) == len(index.units) and len(tasks) == len(index.tasks)
+    for pos in range(0, len(index.units), 37):
+        u = index.units[pos]
+        assert units[pos] == terms(unit_text(u))
+        assert wards.retriever.rescorer.marked[pos] == marked_words(f"{unit_text(u)} {u.locator}")
+    for pos in range(0, len(index.tasks), 29):
+        t = index.tasks[pos]
+        assert tasks[pos] == terms(f"{t.group}. {t.task}")

@@ -1,0 +1,36 @@
+"""Compact term sets: rows read back as the sets that went in; document frequencies and the inverted view agree
+with a direct count."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assistant.answer.termsets import TermSets, Vocab
+
+SETS = [{"a", "b"}, set(), {"b", "c", "a_b"}, {"c"}, {"a"}]
+
+
+def test_rows_read_back_as_sets_and_share_one_vocabulary():
+    vocab = Vocab()
+    ts = TermSets.build(SETS, vocab)
+    other = TermSets.build([{"c", "d"}], vocab)
+    assert [set(ts[i]) for i in range(len(ts))] == SETS
+    assert other[0] == {"c", "d"} and len(vocab) == 5
+
+
+def test_doc_freq_and_inverted_match_a_direct_count():
+    ts = TermSets.build(SETS)
+    assert ts.doc_freq() == {"a": 2, "b": 2, "c": 2, "a_b": 1}
+    starts, rows = ts.inverted()
+    for term, i in ts.vocab.ids.items():
+        got = rows[starts[i] : starts[i + 1]].tolist()
+        assert got == [r for r, s in enumerate(SETS) if term in s]
+
+
+def test_tile_repeats_the_rows():
+    ts = TermSets.build(SETS).tile(3)
+    assert len(ts) == 15
+    assert [set(ts[i]) for i in range(15)] == SETS * 3
+    starts, rows = ts.inverted()
+    i = ts.vocab.ids["c"]
+    assert np.array_equal(rows[starts[i] : starts[i + 1]], [2, 3, 7, 8, 12, 13])
