@@ -104,12 +104,17 @@ def replicate(base, copies: int, seed: int = 0):
     return index
 
 
-def run_one(n: int, http: bool) -> dict:
+def run_one(n: int, http: bool, store: str = "embedded") -> dict:
+    import tempfile
+
     from assistant import Assistant
     from assistant.search.lazy import lazy_default_embedder
     from assistant.settings import Settings
 
     settings = Settings()
+    if store == "milvus":  # milvus-lite in a temporary directory, filled from the index at start-up (sync)
+        settings = settings.model_copy(update={"store": "milvus",
+                                               "milvus_uri": str(Path(tempfile.mkdtemp(prefix="ask-scale-")) / "m.db")})
     t = time.perf_counter()
     index = synthetic_index(n)
     build_s = time.perf_counter() - t
@@ -127,7 +132,7 @@ def run_one(n: int, http: bool) -> dict:
         t = time.perf_counter()
         assistant.ask(q)
         lat.append((time.perf_counter() - t) * 1000)
-    res = {"units": len(index.units), "documents": len(index.docs), "build_s": round(build_s, 1),
+    res = {"store": store, "units": len(index.units), "documents": len(index.docs), "build_s": round(build_s, 1),
            "terms_s": round(index.meta["term_ms_per_unit"] * len(index.units) / 1000, 1),
            "load_s": round(load_s, 1), "rss_index_mb": round(rss_index), "rss_mb": round(rss_mb()),
            "ask_ms": [round(statistics.median(lat), 1), round(pct(lat, 95), 1), round(max(lat), 1)]}
@@ -150,16 +155,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--units", type=int, action="append", help="corpus size in units (repeatable)")
     ap.add_argument("--http", action="store_true", help="also /api/ask through the app (in-process ASGI client)")
+    ap.add_argument("--store", choices=("embedded", "milvus"), default="embedded",
+                    help="milvus = milvus-lite in a temporary directory (load includes filling it)")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.http)))
+        print(json.dumps(run_one(args.one, args.http, args.store)))
         return
     print("SYNTHETIC corpora (the seed plans copied into generated wards; see --help)\n")
+    print(f"store: {args.store}")
     print(f"{'units':>9} {'docs':>6} {'build s':>8} {'terms s':>8} {'load s':>7} {'RSS MB':>7}  "
           f"{'ask p50/p95/max ms':>20}  http")
     for n in args.units or [10_000, 100_000]:
-        cmd = [sys.executable, __file__, "--one", str(n)] + (["--http"] if args.http else [])
+        cmd = [sys.executable, __file__, "--one", str(n), "--store", args.store] + (["--http"] if args.http else [])
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode != 0:
             print(f"{n}: failed\n{out.stderr[-3000:]}")

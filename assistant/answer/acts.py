@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..models import Answer, LegalReference
 from ..text.legal_ids import legal_keys
 from .evidence import cite
+from .lists import MAX_ITEMS
 
 if TYPE_CHECKING:
     from .analyze import Question
@@ -47,9 +48,7 @@ def _preamble(answerer: Answerer, r: LegalReference) -> bool:
 
 
 def answer_acts(answerer: Answerer, q: Question, doc_id: str | None) -> Answer | None:
-    refs = list(answerer.index.legal)
-    if doc_id:
-        refs = [r for r in refs if r.doc_id == doc_id]
+    refs = answerer.catalog.legal_of.get(doc_id, []) if doc_id else list(answerer.index.legal)
     codes = {c for w, c in _TYPES if w in q.folded}
     if codes:
         refs = [r for r in refs if r.act_type in codes]
@@ -79,7 +78,7 @@ def answer_acts(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
     if not acts:
         return None
     lines, citations, items = [], [], []
-    for n, r in enumerate(acts.values(), 1):
+    for n, r in enumerate(list(acts.values())[:MAX_ITEMS], 1):
         doc = answerer.index.docs[r.doc_id]
         end = r.span[1]
         tail = _DATE_TAIL.match(doc.text[end : end + 40])
@@ -92,6 +91,8 @@ def answer_acts(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
                       "start": c.start, "end": c.end, "locator": c.locator})
     distinct = len({r.canonical for r in acts.values()})
     head = f"Có {distinct} văn bản được viện dẫn"
+    if len(acts) > MAX_ITEMS:
+        lines.append(f"… và {len(acts) - MAX_ITEMS} lần viện dẫn khác trong các kế hoạch khác.")
     return Answer(answer=head + ":\n" + "\n".join(lines), abstained=False, citations=citations, kind=q.kind,
                   items=items, total=distinct)
 
@@ -105,7 +106,7 @@ def answer_unit_acts(answerer: Answerer, q: Question, unit_pos: int) -> Answer |
     unit = index.units[unit_pos]
     task_pos = index.unit_task.get(unit_pos)
     spans = [s for f in index.tasks[task_pos].fields for s in f.spans] if task_pos is not None else [unit.span]
-    refs = [r for r in index.legal if r.doc_id == unit.doc_id and any(a <= r.span[0] < b for a, b in spans)]
+    refs = [r for r in answerer.catalog.legal_of.get(unit.doc_id, ()) if any(a <= r.span[0] < b for a, b in spans)]
     if not refs:
         return None
     doc = index.docs[unit.doc_id]

@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from ..models import LegalReference
 from ..search.index import Index
 from ..text.normalize import fold
 from .termsets import TermSets
@@ -83,6 +84,9 @@ class Catalog:
         self.tasks_of: dict[str, list[int]] = defaultdict(list)
         for i, t in enumerate(index.tasks):
             self.tasks_of[t.doc_id].append(i)
+        self.legal_of: dict[str, list[LegalReference]] = defaultdict(list)  # a document's citations, in order
+        for r in index.legal:
+            self.legal_of[r.doc_id].append(r)
         self.signatures = [pos for pos, u in enumerate(index.units) if u.kind == "signature"]
         self.doc_order = {d.doc_id: i for i, d in enumerate(docs)}
 

@@ -85,8 +85,9 @@ class Registry:
                     if not k:
                         continue
                     names[k][m] += 1
-                    if i not in self.by_role[(k, f.role)]:
-                        self.by_role[(k, f.role)].append(i)
+                    positions = self.by_role[(k, f.role)]
+                    if not positions or positions[-1] != i:  # tasks come in order: a repeat is the last one
+                        positions.append(i)
         self.agencies = {k: Agency(k, c.most_common(1)[0][0], is_generic(k), set(c)) for k, c in names.items()}
         # specific agencies by their short form too ("Văn hóa - Xã hội"); generic ones only by a 3+ word name
         self._match_keys = sorted(((self._short(k), k) for k in self.agencies
@@ -105,10 +106,8 @@ class Registry:
         return None
 
     def tasks_of(self, key: str, role: str = "lead") -> list[int]:
-        out: list[int] = []
-        for r in ROLES[role]:
-            out += [i for i in self.by_role.get((key, r), []) if i not in out]
-        return sorted(out)
+        lists = [self.by_role.get((key, r), []) for r in ROLES[role]]
+        return list(lists[0]) if len(lists) == 1 else sorted({i for positions in lists for i in positions})
 
     def suggestions(self, name: str, n: int = 5) -> list[str]:
         from rapidfuzz import process
@@ -253,7 +252,12 @@ def time_keys(text: str) -> set[str]:
     return keys
 
 
+@lru_cache(maxsize=1 << 16)
+def _deadline_keys(deadline: str) -> frozenset[str]:
+    return frozenset(time_keys(deadline))  # deadlines repeat across tasks and plans: parse each once
+
+
 def matches_time(task: TaskRecord, wanted: set[str]) -> bool:
-    have = time_keys(task.deadline)
+    have = _deadline_keys(task.deadline)
     specific = {k for k in wanted if "-" in k}
     return bool(specific & have) if specific else bool(wanted & have)

@@ -15,6 +15,8 @@ from ..text.normalize import fold
 from .duties import matches_time, time_keys
 from .evidence import cite
 
+MAX_ITEMS = 200  # items an answer carries (``total`` still counts all): a province's plans can match thousands
+
 if TYPE_CHECKING:
     from .analyze import Question
     from .compose import Answerer
@@ -134,7 +136,7 @@ def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
         return answerer.abstain(q, f"không có nhiệm vụ nào khớp: {what}")
     limit = answerer.settings.list_limit
     lines, citations, items = [], [], []
-    for n, t in enumerate(tasks, 1):
+    for n, t in enumerate(tasks[:MAX_ITEMS], 1):
         doc = index.docs[t.doc_id]
         task_cite = cite(doc, t.locator, t.field("task").spans[0], max_chars=220)
         items.append({"task": t.task, "deadline": t.deadline, "lead": t.lead, "doc_id": t.doc_id,

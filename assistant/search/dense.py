@@ -44,6 +44,12 @@ class Dense:
         out[ids] = scores
         return out
 
+    def rows(self, positions: list[int]) -> np.ndarray:
+        """The stored vectors at ``positions`` (flat and HNSW-with-flat-storage indexes keep them exactly)."""
+        if not positions:
+            return np.zeros((0, self._index.d), dtype=np.float32)
+        return np.stack([self._index.reconstruct(int(i)) for i in positions])
+
     @property
     def size(self) -> int:
         return int(self._index.ntotal)

@@ -165,7 +165,7 @@ class MilvusStore:
 
     def sync(self, index: Index) -> None:
         """Make the collection hold exactly the index's units (by id; ids are content hashes)."""
-        from .store import units_from_index
+        from .store import unit_batches
 
         wanted = {u.chunk_id for u in index.units}
         present = self.ids()
@@ -173,8 +173,10 @@ class MilvusStore:
         for i in range(0, len(gone), BATCH):
             self._client.delete(self.collection, ids=gone[i : i + BATCH], timeout=self.timeout)
         missing = wanted - present
+        for batch in unit_batches(index, only=missing, size=BATCH * 4) if missing else ():
+            self.add(batch, flush=False)  # one batch in memory at a time
         if missing:
-            self.add(units_from_index(index, only=missing))
+            self.flush()
 
     # ---- reads -------------------------------------------------------------------------------------------
     def ids(self) -> set[str]:

@@ -67,7 +67,8 @@ class Retriever:
         self.weights = {"bm25": w_bm25, "dense": w_dense}
         self.w_dense_unaccented = w_dense_unaccented
         self.pos = {u.chunk_id: i for i, u in enumerate(index.units)}
-        self.restorer = Restorer.build(d.text for d in index.docs.values())
+        self.restorer = Restorer.build((d.text, f"{d.title}.\n{d.issuer}.\n{d.locality}.\n{d.province}")
+                                       for d in index.docs.values())
         self.rescorer = Rescorer(index)
 
     def dense_weight(self, question: str) -> float:

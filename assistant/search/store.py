@@ -11,6 +11,7 @@ needs another form (Milvus's ``standard`` analyzer) maps them itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -74,19 +75,26 @@ class Store(Protocol):
 def units_from_index(index: Index, only: set[str] | None = None) -> list[StoredUnit]:
     """The index's units as StoredUnits: tokens recomputed exactly as ``build_index`` does, vectors read back
     from FAISS. ``only`` restricts to those unit ids (tokenising is the slow part)."""
+    return [u for batch in unit_batches(index, only) for u in batch]
+
+
+def unit_batches(index: Index, only: set[str] | None = None, size: int = 1000) -> Iterator[list[StoredUnit]]:
+    """``units_from_index`` in batches of at most ``size`` units, reading ``size`` vectors at a time: filling a
+    store this way holds one batch in memory, not the corpus."""
     from ..text.segment import tokens
-    from .embedded_store import dense_vectors
     from .index import unit_text
 
-    vectors = dense_vectors(index.dense)
-    out = []
-    for i, u in enumerate(index.units):
-        if only is not None and u.chunk_id not in only:
-            continue
-        doc = index.docs[u.doc_id]
-        out.append(StoredUnit(u.chunk_id, u.doc_id, u.kind, doc.locality, doc.year_from, doc.year_to,
-                              tokens(unit_text(u)), vectors[i], u.text))
-    return out
+    positions = [i for i, u in enumerate(index.units) if only is None or u.chunk_id in only]
+    for start in range(0, len(positions), size):
+        part = positions[start : start + size]
+        vectors = index.dense.rows(part)
+        batch = []
+        for i, vector in zip(part, vectors, strict=True):
+            u = index.units[i]
+            doc = index.docs[u.doc_id]
+            batch.append(StoredUnit(u.chunk_id, u.doc_id, u.kind, doc.locality, doc.year_from, doc.year_to,
+                                    tokens(unit_text(u)), vector, u.text))
+        yield batch
 
 
 def make_store(settings: Settings, index: Index) -> Store:

@@ -314,3 +314,44 @@ def test_retriever_results_unchanged(assistant):
                 assert new == old, (question, mode, f)
                 if mode != "hybrid":  # one leg: search is that leg's ranking
                     assert [(h.unit_id, h.score, h.ranks) for h in retriever.search(question, 12, f, mode)] == old
+
+
+def test_unit_batches_stream_the_index_in_bounded_batches(assistant):
+    from assistant.search.embedded_store import dense_vectors
+    from assistant.search.store import unit_batches
+
+    index = assistant.index
+    batches = list(unit_batches(index, size=64))
+    assert [len(b) for b in batches[:-1]] == [64] * (len(batches) - 1) and 0 < len(batches[-1]) <= 64
+    flat = [u for b in batches for u in b]
+    assert [u.id for u in flat] == [u.chunk_id for u in index.units]
+    assert np.array_equal(np.stack([u.vector for u in flat]), dense_vectors(index.dense))
+    some = {index.units[3].chunk_id, index.units[150].chunk_id}
+    assert [u.id for b in unit_batches(index, only=some, size=1) for u in b] == [u.chunk_id for u in index.units
+                                                                                  if u.chunk_id in some]
+
+
+@needs_milvus
+def test_milvus_sync_after_reindexing_one_document_touches_only_its_rows(assistant, tmp_path):
+    """Re-indexing one plan gives its units new content-hash ids: sync deletes its old rows and adds its new ones,
+    in bounded batches, and leaves every other row alone."""
+    import dataclasses
+
+    index = assistant.index
+    settings = assistant.settings.model_copy(update={"store": "milvus", "milvus_uri": str(tmp_path / "m.db")})
+    milvus = make_store(settings, index)
+    try:
+        changed = next(iter(index.docs))
+        units = [dataclasses.replace(u, chunk_id=u.chunk_id + "-v2") if u.doc_id == changed else u for u in index.units]
+        added: list[list[str]] = []
+        deleted: list[str] = []
+        real_add, real_delete = milvus.add, milvus._client.delete
+        milvus.add = lambda batch, flush=True: added.append([u.id for u in batch]) or real_add(batch, flush)
+        milvus._client.delete = lambda coll, ids, **kw: deleted.extend(ids) or real_delete(coll, ids=ids, **kw)
+        milvus.sync(dataclasses.replace(index, units=units))
+        assert sorted(i for b in added for i in b) == sorted(u.chunk_id for u in units if u.doc_id == changed)
+        assert sorted(deleted) == sorted(u.chunk_id for u in index.units if u.doc_id == changed)
+        assert milvus.count() == len(units)
+        assert set(milvus.search(None, np.asarray(index.dense.rows([0])[0]), 1)["dense"]) <= {units[0].chunk_id}
+    finally:
+        milvus.close()

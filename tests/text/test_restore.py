@@ -38,3 +38,11 @@ def test_restored_text_folds_back_to_the_question(restorer):
     q = "ai chu tri tu cham diem chi so cai cach hanh chinh phuong nghia lo nam 2025"
     assert restorer.restore(q) == "ai chủ trì tự chấm điểm chỉ số cải cách hành chính phường nghĩa lộ năm 2025"
     assert fold(restorer.restore(q)) == q
+
+
+def test_past_the_text_budget_only_the_names_of_documents_are_counted():
+    small = Restorer.build([("Kế hoạch của phường Nghĩa Lộ", "phường Nghĩa Lộ"),
+                            ("Cải cách hành chính phường Nam Gia Nghĩa", "Nam Gia Nghĩa")], max_chars=30)
+    assert "nghĩa lộ" in small.restore("nghia lo")
+    assert "nam gia nghĩa" in small.restore("nam gia nghia")
+    assert "cach" not in small.unigrams  # the second text itself was not counted, only its names
