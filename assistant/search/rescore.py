@@ -138,9 +138,13 @@ class Rescorer:
                     kinds: tuple[str, ...] | None) -> list[int]:
         out: list[int] = []
         for w in dict.fromkeys(words):
-            hits = [p for d in sorted(docs) for p in self._locator_words(d).get(w, ())
-                    if (kinds is None or self.units[p].kind in kinds)
-                    and (w not in typed or typed[w] & self.marked[p])]
+            hits: list[int] = []
+            for d in sorted(docs):
+                for p in self._locator_words(d).get(w, ()):
+                    if (kinds is None or self.units[p].kind in kinds) and (w not in typed or typed[w] & self.marked[p]):
+                        hits.append(p)
+                if len(hits) > LOCATOR_JOIN:
+                    break  # too common a locator word to bring units in
             if 0 < len(hits) <= LOCATOR_JOIN:
                 out += hits
         return out

@@ -103,6 +103,18 @@ class Retriever:
             weights = dict.fromkeys(legs, 1.0)
         ordered = {name: legs[name] for name in ("bm25", "dense") if name in legs}
         ordered = {name: [i for i in ids if i in self.pos] for name, ids in ordered.items()}  # a stale store
+        if len(ordered) == 1 and weights.get(next(iter(ordered)), 0.0) > 0:
+            # one leg (bm25, lexical, dense, or hybrid when the encoder has no say): what fuse returns, in its order
+            (name, ids), = ordered.items()
+            out: list[Fused] = []
+            seen: set[str] = set()
+            for r, i in enumerate(ids, 1):
+                if len(out) == k:
+                    break
+                if i not in seen:  # a duplicate counts once, at its best rank
+                    seen.add(i)
+                    out.append(Fused(i, weights[name] / (RRF_K + r), {name: r}))
+            return out
         return fuse(ordered, weights, k, RRF_K, tiebreak=self.pos.__getitem__)
 
     def search(self, question: str, top_k: int = 10, filters: Filters | None = None, mode: str = "hybrid") -> list[Hit]:

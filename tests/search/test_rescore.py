@@ -76,3 +76,16 @@ def test_bm25_and_dense_modes_are_single_legs(assistant):
     for mode in ("bm25", "dense"):
         hits = assistant.retriever.search("số hóa hồ sơ", 5, mode=mode)
         assert hits and all(set(h.ranks) == {mode} for h in hits)
+
+
+@pytest.mark.parametrize("mode", ["bm25", "lexical", "dense"])
+def test_one_leg_fusion_shortcut_equals_fuse(assistant, mode):
+    """One leg needs no fusion: the shortcut returns exactly what ``fuse`` does (ids, scores, ranks)."""
+    from assistant.search.fusion import RRF_K, fuse
+
+    r = assistant.retriever
+    for question in ["ai chu tri so hoa ho so", "Trung tâm Phục vụ hành chính công làm những việc gì?"]:
+        legs = r.legs(question, r.depth, None, mode)
+        leg = {n: [i for i in ids if i in r.pos] for n, ids in legs.items()}
+        assert r.fused(question, 50, None, mode) == fuse(leg, dict.fromkeys(leg, 1.0), 50, RRF_K,
+                                                         tiebreak=r.pos.__getitem__)
