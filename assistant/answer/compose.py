@@ -23,7 +23,7 @@ from .analyze import Question, analyze
 from .catalog import Catalog, Postings
 from .docfacts import answer_doc_fact
 from .duties import registry_for
-from .evidence import Idf, cite, coverage, sentences, terms, topic_terms
+from .evidence import Idf, cite, coverage, coverage_of, sentences, terms, topic_terms
 from .figures import Figures
 from .lists import answer_list
 from .termsets import TermSets, Vocab, derived
@@ -272,19 +272,23 @@ class Answerer:
         positions += [p for p in named if p not in positions]  # a row the question names by number ("mục VII.1")
         out = []
         acts = [f"§{k}" for k in q.legal_keys[:1]]  # an act the question names counts as a (rare) topic term
+        unit_cover, task_cover = coverage_of(q.topic + acts, self.idf), coverage_of(q.topic, self.idf)
+        hit_score: dict[int, float] = {}
+        for h in hits:  # the first hit of a unit gives its score
+            hit_score.setdefault(self.retriever.pos[h.unit_id], h.score)
         for pos in positions:
-            h_score = next((h.score for h in hits if self.retriever.pos[h.unit_id] == pos), 0.0)
+            h_score = hit_score.get(pos, 0.0)
             h = self.index.units[pos]
             cited = self.unit_legal.get(pos, _NONE)
             unit_terms = self.unit_terms[pos] | {f"§{k}" for k in cited} if acts else self.unit_terms[pos]
-            cov = coverage(q.topic + acts, unit_terms, self.idf)
+            cov = unit_cover(unit_terms)
             doc = self.index.docs[h.doc_id]
             year_bonus = 0.05 if any(doc.year_from <= y <= doc.year_to for y in q.years) else 0.0
             task_pos = self.index.unit_task.get(pos)
             task = self.index.tasks[task_pos] if task_pos is not None else None
             match = cov
             if task is not None:  # what the task is about weighs more than what its fields say
-                match = 0.5 * cov + 0.5 * coverage(q.topic, self.task_terms[task_pos], self.idf)
+                match = 0.5 * cov + 0.5 * task_cover(self.task_terms[task_pos])
                 match += _fit(q, task)
             if q.legal_keys and set(q.legal_keys) & cited:
                 match += 0.2  # the act the question names is cited right here

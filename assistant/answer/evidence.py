@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..models import Citation, Document, Span
@@ -52,13 +53,18 @@ def topic_terms(topic: list[str]) -> list[str]:
     return list(dict.fromkeys(ws + [f"{a}_{b}" for a, b in zip(ws, ws[1:], strict=False)]))
 
 
-def coverage(topic: list[str], text_terms: set[str], idf: Idf) -> float:
+def coverage(topic: list[str], text_terms: set[str] | frozenset[str], idf: Idf) -> float:
     """Share of the topic's idf weight that the text contains (1.0 = every topic word and bigram)."""
-    qt = topic_terms(topic)
-    if not qt:
-        return 0.0
-    total = sum(idf(t) for t in qt)
-    return sum(idf(t) for t in qt if t in text_terms) / total if total else 0.0
+    return coverage_of(topic, idf)(text_terms)
+
+
+def coverage_of(topic: list[str], idf: Idf) -> Callable[[set[str] | frozenset[str]], float]:
+    """``coverage`` with the topic fixed: its terms and weights are worked out once for many texts."""
+    weights = [(t, idf(t)) for t in topic_terms(topic)]
+    total = sum(w for _, w in weights)
+    if not weights or not total:
+        return lambda text_terms: 0.0
+    return lambda text_terms: sum(w for t, w in weights if t in text_terms) / total
 
 
 def sentences(source: str, span: Span) -> list[Span]:
