@@ -7,7 +7,6 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from ..models import Answer, LegalReference
-from ..text.legal_ids import legal_keys
 from .evidence import cite
 from .lists import MAX_ITEMS
 
@@ -30,10 +29,6 @@ _COLUMN_ROLE = {"thoi gian": "deadline", "san pham": "product", "chu tri": "lead
 _LEAD_IN = re.compile(r"(?:(?:Căn cứ|Thực hiện|[Tt]heo|tại)\s+)?(?:(?:điểm|khoản)\s+\S+\s+)*(?:Điều\s+\d+\s+)?"
                       r"(?<=\s)$|(?:Căn cứ|Thực hiện|[Tt]heo|tại)\s+$")
 _DATE_TAIL = re.compile(r"^\s*,?\s*ngày\s+\d{1,2}\s*/\s*\d{1,2}\s*/\s*\d{4}")
-
-
-def _ref_keys(r: LegalReference) -> set[str]:
-    return set(legal_keys(r.act_type, r.number, r.year))
 
 
 def asks_for_acts(q: Question) -> bool:
@@ -125,8 +120,9 @@ def answer_unit_acts(answerer: Answerer, q: Question, unit_pos: int) -> Answer |
 def answer_act_detail(answerer: Answerer, q: Question, doc_id: str | None) -> Answer | None:
     """A question naming an act ("NĐ 118/2025 ban hành ngày nào?"): the act's citation as the plan writes it,
     with the article/clause before it and the date and issuer after it."""
-    wanted = set(q.legal_keys)
-    refs = [r for r in answerer.index.legal if _ref_keys(r) & wanted and (doc_id is None or r.doc_id == doc_id)]
+    by_key, legal = answerer.catalog.legal_by_key, answerer.index.legal
+    positions = sorted({i for k in set(q.legal_keys) for i in by_key.get(k, ())})  # corpus order
+    refs = [legal[i] for i in positions if doc_id is None or legal[i].doc_id == doc_id]
     refs.sort(key=lambda r: (not r.date, r.span[0]))
     if not refs:
         return None

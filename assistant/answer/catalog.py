@@ -15,6 +15,7 @@ import numpy as np
 
 from ..models import LegalReference
 from ..search.index import Index
+from ..text.legal_ids import legal_keys
 from ..text.normalize import fold
 from .termsets import TermSets
 
@@ -85,8 +86,11 @@ class Catalog:
         for i, t in enumerate(index.tasks):
             self.tasks_of[t.doc_id].append(i)
         self.legal_of: dict[str, list[LegalReference]] = defaultdict(list)  # a document's citations, in order
-        for r in index.legal:
+        self.legal_by_key: dict[str, list[int]] = defaultdict(list)  # an act's key → its citations' positions
+        for i, r in enumerate(index.legal):
             self.legal_of[r.doc_id].append(r)
+            for k in dict.fromkeys(legal_keys(r.act_type, r.number, r.year)):
+                self.legal_by_key[k].append(i)
         self.signatures = [pos for pos, u in enumerate(index.units) if u.kind == "signature"]
         self.doc_order = {d.doc_id: i for i, d in enumerate(docs)}
 
