@@ -87,9 +87,10 @@ class Answerer:
         return answer
 
     def _answer_from_home(self, q: Question, conversation_id: str | None) -> Answer:
-        """With a home locality (a kiosk's ward), a question that names no place nor plan is answered from the
-        home ward's plans, newest first; only when none of them answers (or another plan covers the subject
-        clearly better, see ``_elsewhere``) from the whole corpus, saying that the answer comes from elsewhere."""
+        """Which plans to answer from. A question naming a ward that has several plans: those plans, newest first.
+        With a home locality (a kiosk's ward), a question that names no place nor plan: the home ward's plans,
+        newest first; only when none of them answers (or another plan covers the subject clearly better, see
+        ``_elsewhere``) the whole corpus, saying that the answer comes from elsewhere."""
         named = self._named_docs(q)
         if len(named) > 1 and len({self.index.docs[d].locality for d in named}) == 1:
             # one ward with several plans: its plans only, newest first (two wards named: the whole corpus)
