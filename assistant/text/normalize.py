@@ -47,7 +47,7 @@ def fold(text: str) -> str:
     if text.isascii():
         return text
     d = unicodedata.normalize("NFD", text).translate(_NO_MARKS)
-    return d if max(d) < "\U00010000" else "".join(ch for ch in d if not unicodedata.combining(ch))
+    return d if not d or max(d) < "\U00010000" else "".join(ch for ch in d if not unicodedata.combining(ch))
 
 
 @lru_cache(maxsize=1 << 17)
