@@ -353,7 +353,7 @@ class Answerer:
             parts = []
             for role in roles:
                 f = task.field(role)
-                parts.append(f"{LABELS[role]}: {f.value}.")
+                parts.append(f"{LABELS[role]}: {f.value.rstrip('.')}.")  # a value may end with its own full stop
                 citations += [cite(doc, task.locator, s) for s in f.spans]
             lines.append(f"{prefix + ': ' if prefix else ''}{' '.join(parts)}")
             task_field = task.field("task")

@@ -140,3 +140,8 @@ def test_milestone_dict_round_trip():
 
     for m in parse("Trước ngày 31/01 năm liền kề; Quý IV năm 2025; Sau khi UBND tỉnh triển khai", Y2630):
         assert Milestone.from_dict(m.to_dict()) == m
+
+
+def test_a_field_value_ending_with_a_full_stop_gets_no_second_one(assistant):
+    answer = assistant.ask("Kế hoạch tuyên truyền CCHC của Nam Gia Nghĩa phải ban hành trong tháng mấy?")
+    assert "tháng 01 hằng năm" in answer.answer and ".." not in answer.answer
