@@ -31,21 +31,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-SYLLABLES = "An Bình Hoà Phú Tân Thạnh Long Mỹ Sơn Hải Đông Tây Nam Bắc Trung Phước Lộc Vĩnh Quang Hưng".split()
+
+from benchmarks.store_scale import pct, ward  # noqa: E402 — the same generated ward names as the store benchmark
+from benchmarks.store_scale import rss_mb as _rss  # noqa: E402
 
 
 def rss_mb() -> float:
-    status = Path("/proc/self/status").read_text()
-    return next(int(ln.split()[1]) / 1024 for ln in status.splitlines() if ln.startswith("VmRSS:"))
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
-def ward(n: int) -> str:
-    return f"{SYLLABLES[n % 20]} {SYLLABLES[(n // 20) % 20]} {n}"
+    return _rss()[0]
 
 
 def synthetic_index(n_units: int, seed: int = 0):
@@ -62,7 +54,7 @@ def replicate(base, copies: int, seed: int = 0):
     import faiss
 
     from assistant.answer.compose import unit_term_sets
-    from assistant.answer.termsets import TermSets
+    from assistant.answer.termsets import TermSets, Vocab
     from assistant.search.dense import Dense
     from assistant.search.embedded_store import dense_vectors
     from assistant.search.index import Index, _link_tasks, unit_text
@@ -100,7 +92,7 @@ def replicate(base, copies: int, seed: int = 0):
     unit_term_sets(base), rescore_term_sets(base)
     meta["term_ms_per_unit"] = (time.perf_counter() - t) * 1000 / len(base.units)
     index.__dict__["_derived"] = {k: v.tile(copies) if isinstance(v, TermSets) else v
-                                  for k, v in base.__dict__["_derived"].items()}
+                                  for k, v in base.__dict__["_derived"].items() if isinstance(v, TermSets | Vocab)}
     return index
 
 

@@ -1,4 +1,5 @@
-"""Document-level lookups the answer stage makes on every question, in time that does not grow with the corpus.
+"""Which plans a question is about (the places and periods it names, a kiosk's home ward), and the document-level
+lookups the answer stage makes on every question, in time that does not grow with the corpus.
 
 A province's index holds thousands of plans: scanning every document's name with a regular expression, or every
 unit for a locator, on each question costs more than the rest of the answer. These tables are built once per
@@ -10,14 +11,19 @@ from __future__ import annotations
 import bisect
 import re
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..models import LegalReference
-from ..search.index import Index
+from ..errors import ConfigError
+from ..models import Document, LegalReference
+from ..search.index import Index, units_by_doc
 from ..text.legal_ids import legal_keys
-from ..text.normalize import fold
+from ..text.normalize import clean, expand_abbreviations, fold
 from .termsets import TermSets
+
+if TYPE_CHECKING:
+    from .analyze import Question
 
 _WORDS = re.compile(r"\w+")
 
@@ -76,10 +82,10 @@ class Catalog:
             if d.year_to > d.year_from:
                 self.periods.setdefault((d.year_from, d.year_to), d.doc_id)
         self.years = {y for d in docs for y in range(d.year_from, d.year_to + 1)}
-        self.units_of: dict[str, list[int]] = defaultdict(list)
+        self.docs = index.docs
+        self.units_of = units_by_doc(index)
         self.by_locator: dict[str, list[int]] = defaultdict(list)
         for pos, u in enumerate(index.units):
-            self.units_of[u.doc_id].append(pos)
             self.by_locator[u.locator].append(pos)
         self.task_pos = {t.task_id: i for i, t in enumerate(index.tasks)}
         self.tasks_of: dict[str, list[int]] = defaultdict(list)
@@ -99,6 +105,66 @@ class Catalog:
         ys = set(years)
         named = [p for p in self.periods if p[0] in ys and p[1] in ys]
         return min(named, key=lambda p: self.doc_order[self.periods[p]]) if named else None
+
+    def named_docs(self, q: Question) -> list[str]:
+        """The plans a question names: those of the places it names (one place and a period: that period's plan),
+        newest first; else the plan of the period it names; else none."""
+        names = set(self.localities.found_in(q.folded))
+        for p in q.places:  # "phường nghia lo tinh quang ngai": the locality inside a place the question names
+            names.update(self.localities.found_in(p))
+        period = self.period_named(q.years)
+        if not names:
+            return [self.periods[period]] if period else []
+        docs = [self.docs[d] for n in names for d in self.localities.docs[n]]
+        if period and len({d.locality for d in docs}) == 1:  # two places named: a period does not pick one
+            docs = [d for d in docs if (d.year_from, d.year_to) == period] or docs
+        return [d.doc_id for d in sorted(docs, key=lambda d: (-d.year_to, -d.year_from, d.doc_id))]
+
+    def doc_hint(self, q: Question) -> str | None:
+        """The document a question names by its place ("Nam Gia Nghĩa") or its exact period ("2026-2030")."""
+        named = self.named_docs(q)
+        return named[0] if len(named) == 1 else None
+
+    def topic_without_names(self, q: Question) -> list[str]:
+        """The question's topic words without those that name a plan (its ward, province, period)."""
+        folded = q.folded
+        named = self.names.found_in(folded)  # longest name first
+        for name in named:
+            folded = re.sub(rf"\b{re.escape(name)}\b", " ", folded)
+        for y0, y1 in self.periods:  # "KH 2026-2030" names the plan, it is not what is asked about
+            if str(y0) in folded:
+                folded = re.sub(rf"\b{y0}\s*-\s*{y1}\b", " ", folded)
+        if named or self.period_named(q.years) is not None:
+            # the question names a plan: "KH CCHC … của Nam Gia Nghĩa" is the plan, not the topic
+            folded = re.sub(r"\b(kh|ke hoach)\s+(cchc|cai cach hanh chinh)(\s+nha nuoc)?(\s+giai doan)?", " ", folded)
+        kept = set(re.findall(r"[a-z0-9%]+", expand_abbreviations(folded)))
+        return [w for w in q.topic if w in kept]
+
+
+_WARD_PREFIX = re.compile(r"^(?:ubnd\s+)?(?:phuong|xa|thi tran|dac khu)\s+")
+
+
+def home_documents(index: Index, home: str) -> list[str]:
+    """The documents of the locality named by ``ASSISTANT_HOME_LOCALITY`` ("Nghĩa Lộ", "phường Nghia Lo"…),
+    newest period first; none when it is empty. A name that matches no document's locality is a set-up mistake."""
+    key = _WARD_PREFIX.sub("", fold(home).strip())
+    if not key:
+        return []
+    docs = sorted((d for d in index.docs.values() if d.locality and fold(d.locality) == key),
+                  key=lambda d: (-d.year_to, -d.year_from, d.doc_id))
+    if not docs:
+        known = ", ".join(sorted({d.locality for d in index.docs.values() if d.locality})) or "none"
+        raise ConfigError(f"ASSISTANT_HOME_LOCALITY={clean(home)!r} matches no document's locality in the corpus "
+                          f"(localities: {known}). Set it to one of these, or leave it empty.")
+    return [d.doc_id for d in docs]
+
+
+def ward_name(doc: Document) -> str:
+    """How an answer names a document's place: "phường Nghĩa Lộ" from the issuer "UBND phường Nghĩa Lộ"."""
+    issuer = re.sub(r"^(?:UBND|Ủy ban nhân dân|Uỷ ban nhân dân)\s+", "", clean(doc.issuer), flags=re.IGNORECASE)
+    if doc.locality and fold(issuer).endswith(fold(doc.locality)) and len(issuer) <= len(doc.locality) + 12:
+        return issuer
+    return doc.locality or doc.title
 
 
 class Postings:

@@ -8,25 +8,24 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import Counter, OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 
-from ..errors import ConfigError
-from ..models import Answer, Citation, Document, Hit, TaskRecord
-from ..search.index import Index, unit_text
+from ..models import Answer, Citation, Hit, TaskRecord
+from ..search.index import Index, derived, unit_text
 from ..search.retrieve import Filters, Retriever
 from ..settings import Settings
 from ..text.legal_ids import legal_keys
-from ..text.normalize import clean, expand_abbreviations, fold
+from ..text.normalize import fold
 from .acts import answer_act_detail, answer_acts, answer_unit_acts, asks_for_acts
 from .analyze import Question, analyze
-from .catalog import Catalog, Postings
+from .catalog import Catalog, Postings, home_documents, ward_name
 from .docfacts import answer_doc_fact
 from .duties import registry_for
 from .evidence import Idf, cite, coverage, coverage_of, sentences, terms, topic_terms
 from .figures import Figures
 from .lists import answer_list
-from .termsets import TermSets, Vocab, derived
+from .termsets import TermSets, Vocab
 
 FIELD_ROLES = {"lead": ("lead", "executor"), "partner": ("partners",), "monitor": ("monitor",),
                "deadline": ("deadline",), "product": ("product",)}
@@ -56,7 +55,7 @@ class Answerer:
     def __init__(self, index: Index, retriever: Retriever, settings: Settings) -> None:
         self.index, self.retriever, self.settings = index, retriever, settings
         self.unit_terms, self.task_terms = unit_term_sets(index)
-        self.idf = Idf(Counter(self.unit_terms.doc_freq()), len(self.unit_terms))
+        self.idf = Idf.of(self.unit_terms)
         # names of places and periods, units per document and locator: lookups that do not scan the corpus
         self.catalog = Catalog(index)
         self.unit_legal: dict[int, set[str]] = defaultdict(set)  # legal keys cited inside a unit
@@ -81,7 +80,7 @@ class Answerer:
     # ----------------------------------------------------------------- entry point
     def ask(self, question: str, conversation_id: str | None = None) -> Answer:
         q = analyze(question)
-        q.topic = self._topic_without_doc_names(q)
+        q.topic = self.catalog.topic_without_names(q)
         answer = self._answer_from_home(q, conversation_id)
         answer.conversation_id = conversation_id
         return answer
@@ -91,7 +90,7 @@ class Answerer:
         With a home locality (a kiosk's ward), a question that names no place nor plan: the home ward's plans,
         newest first; only when none of them answers (or another plan covers the subject clearly better, see
         ``_elsewhere``) the whole corpus, saying that the answer comes from elsewhere."""
-        named = self._named_docs(q)
+        named = self.catalog.named_docs(q)
         if len(named) > 1 and len({self.index.docs[d].locality for d in named}) == 1:
             # one ward with several plans: its plans only, newest first (two wards named: the whole corpus)
             answers = []
@@ -124,9 +123,9 @@ class Answerer:
             return self.abstain(q, f"tài liệu không có kế hoạch của «{unknown[0]}»")
         if q.legal_keys and not set(q.legal_keys) & self.legal_keys:
             return self.abstain(q, "tài liệu không nhắc đến văn bản này")
-        doc_id = home_doc or self._doc_hint(q)
+        doc_id = home_doc or self.catalog.doc_hint(q)
         if q.kind == "signer":
-            return self._signer(q, [doc_id] if doc_id else self._named_docs(q))
+            return self._signer(q, [doc_id] if doc_id else self.catalog.named_docs(q))
         follow = self._follow_up(q, conversation_id)
         if follow is not None:
             return self._field_answer(q, [Candidate(-1, 1.0, 1.0, follow)], conversation_id, both=False)
@@ -177,8 +176,8 @@ class Answerer:
     def rerank(self, question: str, top_k: int = 10, doc_id: str | None = None) -> list[Hit]:
         """The hybrid hits as the answer stage orders them: topic coverage, task fit, the plan the question names."""
         q = analyze(question)
-        q.topic = self._topic_without_doc_names(q)
-        cands = self._candidates(q, doc_id or self._doc_hint(q), k=max(30, top_k))
+        q.topic = self.catalog.topic_without_names(q)
+        cands = self._candidates(q, doc_id or self.catalog.doc_hint(q), k=max(30, top_k))
         answer = self._answer_from_home(q, None)  # what the answer cites ranks first: the evidence actually used
         cited = [self._unit_at(c.doc_id, c.start) for c in answer.citations]
         top = max((c.score for c in cands), default=1.0) + 1.0
@@ -202,43 +201,6 @@ class Answerer:
                     best is None or u.span[1] - u.span[0] < self.index.units[best].span[1] - self.index.units[best].span[0]):
                 best = pos
         return best
-
-    def _topic_without_doc_names(self, q: Question) -> list[str]:
-        folded = q.folded
-        named = self.catalog.names.found_in(folded)  # a ward or province names the plan, longest name first
-        for name in named:
-            folded = re.sub(rf"\b{re.escape(name)}\b", " ", folded)
-        for y0, y1 in self.catalog.periods:  # "KH 2026-2030" names the plan, it is not what is asked about
-            if str(y0) in folded:
-                folded = re.sub(rf"\b{y0}\s*-\s*{y1}\b", " ", folded)
-        if named or self._period_named(q):
-            # the question names a plan: "KH CCHC … của Nam Gia Nghĩa" is the plan, not the topic
-            folded = re.sub(r"\b(kh|ke hoach)\s+(cchc|cai cach hanh chinh)(\s+nha nuoc)?(\s+giai doan)?", " ", folded)
-        kept = set(re.findall(r"[a-z0-9%]+", expand_abbreviations(folded)))
-        return [w for w in q.topic if w in kept]
-
-    def _period_named(self, q: Question) -> bool:
-        return self.catalog.period_named(q.years) is not None
-
-    def _doc_hint(self, q: Question) -> str | None:
-        """The document a question names by its place ("Nam Gia Nghĩa") or its exact period ("2026-2030")."""
-        named = self._named_docs(q)
-        return named[0] if len(named) == 1 else None
-
-    def _named_docs(self, q: Question) -> list[str]:
-        """The plans a question names: those of the places it names (one place and a period: that period's plan),
-        newest first; else the plan of the period it names; else none."""
-        table = self.catalog.localities
-        names = set(table.found_in(q.folded))
-        for p in q.places:  # "phường nghia lo tinh quang ngai": the locality inside a place the question names
-            names.update(table.found_in(p))
-        period = self.catalog.period_named(q.years)
-        if not names:
-            return [self.catalog.periods[period]] if period else []
-        docs = [self.index.docs[d] for n in names for d in table.docs[n]]
-        if period and len({d.locality for d in docs}) == 1:  # two places named: a period does not pick one
-            docs = [d for d in docs if (d.year_from, d.year_to) == period] or docs
-        return [d.doc_id for d in sorted(docs, key=lambda d: (-d.year_to, -d.year_from, d.doc_id))]
 
     def _candidates(self, q: Question, doc_id: str | None, k: int = 12) -> list[Candidate]:
         """BM25 candidates first; when they cover the question poorly, the BM25 leg re-scored over more
@@ -414,32 +376,6 @@ class Answerer:
         text = (f"Xin lỗi, tài liệu hiện có không nêu thông tin này ({reason}). Trợ lý chỉ trả lời từ: {titles}. "
                 f"Bạn có thể hỏi, ví dụ: {examples}")
         return Answer(answer=text, abstained=True, citations=[], kind=q.kind, debug={"reason": reason})
-
-
-_WARD_PREFIX = re.compile(r"^(?:ubnd\s+)?(?:phuong|xa|thi tran|dac khu)\s+")
-
-
-def home_documents(index: Index, home: str) -> list[str]:
-    """The documents of the locality named by ``ASSISTANT_HOME_LOCALITY`` ("Nghĩa Lộ", "phường Nghia Lo"…),
-    newest period first; none when it is empty. A name that matches no document's locality is a set-up mistake."""
-    key = _WARD_PREFIX.sub("", fold(home).strip())
-    if not key:
-        return []
-    docs = sorted((d for d in index.docs.values() if d.locality and fold(d.locality) == key),
-                  key=lambda d: (-d.year_to, -d.year_from, d.doc_id))
-    if not docs:
-        known = ", ".join(sorted({d.locality for d in index.docs.values() if d.locality})) or "none"
-        raise ConfigError(f"ASSISTANT_HOME_LOCALITY={clean(home)!r} matches no document's locality in the corpus "
-                          f"(localities: {known}). Set it to one of these, or leave it empty.")
-    return [d.doc_id for d in docs]
-
-
-def ward_name(doc: Document) -> str:
-    """How an answer names a document's place: "phường Nghĩa Lộ" from the issuer "UBND phường Nghĩa Lộ"."""
-    issuer = re.sub(r"^(?:UBND|Ủy ban nhân dân|Uỷ ban nhân dân)\s+", "", clean(doc.issuer), flags=re.IGNORECASE)
-    if doc.locality and fold(issuer).endswith(fold(doc.locality)) and len(issuer) <= len(doc.locality) + 12:
-        return issuer
-    return doc.locality or doc.title
 
 
 def unit_term_sets(index: Index) -> tuple[TermSets, TermSets]:

@@ -16,6 +16,7 @@ from ..models import Citation, Document, Span
 from ..text.normalize import expand_abbreviations, fold
 from ..text.segment import STOP
 from ..text.spans import collapsed_map, quote
+from .termsets import TermSets
 
 _WORD = re.compile(r"[a-z0-9%]+")
 # a sentence ends after . ; ! ? before a capital, digit, "(" or a "- " bullet ("Văn hoá - Xã hội" is not a bullet)
@@ -33,16 +34,9 @@ class Idf:
     n: int
 
     @classmethod
-    def build(cls, texts: list[str]) -> Idf:
-        return cls.from_terms([terms(t) for t in texts])
-
-    @classmethod
-    def from_terms(cls, term_sets: list[set[str]]) -> Idf:
-        """From each text's ``terms`` (when the caller keeps them anyway: computing them is the costly part)."""
-        df: Counter = Counter()
-        for ts in term_sets:
-            df.update(ts)
-        return cls(df, len(term_sets))
+    def of(cls, term_sets: TermSets) -> Idf:
+        """From each unit's terms."""
+        return cls(Counter(term_sets.doc_freq()), len(term_sets))
 
     def __call__(self, term: str) -> float:
         return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))

@@ -8,13 +8,12 @@ gives both, each with its citation, instead of silently picking one.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..models import Answer, Span
-from ..search.index import Index
+from ..search.index import Index, units_by_doc
 from ..text.normalize import fold
 from .evidence import coverage, sentences, terms
 
@@ -78,9 +77,7 @@ class Figures:
 
     def __init__(self, index: Index) -> None:
         self.index = index
-        self.units_of: dict[str, list[int]] = defaultdict(list)
-        for pos, unit in enumerate(index.units):
-            self.units_of[unit.doc_id].append(pos)
+        self.units_of = units_by_doc(index)
         self.of_doc = lru_cache(maxsize=1024)(self._of_doc)
 
     @property
@@ -90,7 +87,7 @@ class Figures:
     def _of_doc(self, doc_id: str) -> list[Figure]:
         out = []
         doc = self.index.docs[doc_id]
-        for pos in self.units_of[doc_id]:
+        for pos in self.units_of.get(doc_id, ()):
             unit = self.index.units[pos]
             for span in unit_spans(self.index, pos):
                 for s in sentences(doc.text, span):

@@ -9,13 +9,10 @@ here each set is a run of int32 ids over one shared vocabulary (~4 bytes a term)
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import TypeVar
 
 import numpy as np
-
-T = TypeVar("T")
 
 
 class Vocab:
@@ -81,10 +78,3 @@ class TermSets:
         rows = np.repeat(np.arange(len(self), dtype=np.int32), np.diff(self.offsets))
         return starts, rows[np.argsort(self.ids, kind="stable")]
 
-
-def derived(index: object, name: str, compute: Callable[[], T]) -> T:
-    """Per-unit data computed once per loaded index (kept on the index; a synthetic index may supply it)."""
-    cache = index.__dict__.setdefault("_derived", {})
-    if name not in cache:
-        cache[name] = compute()
-    return cache[name]

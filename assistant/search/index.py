@@ -13,9 +13,11 @@ import json
 import os
 import shutil
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -32,6 +34,7 @@ from .records import chunk_from, dump, legal_from, task_from
 
 FORMAT_VERSION = 1
 Progress = Callable[[str, int, int], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -54,6 +57,26 @@ def unit_text(unit: Chunk) -> str:
     """What is indexed and embedded: the nearest headings give context, then the unit's own text."""
     context = " › ".join(h for h in unit.heading_path[-2:] if h)
     return f"{context}. {unit.text}" if context else unit.text
+
+
+def derived(index: Index, name: str, compute: Callable[[], T]) -> T:
+    """Data computed from a loaded index once and kept with it (per-unit term sets, units per document…); a
+    synthetic index may supply it."""
+    cache = index.__dict__.setdefault("_derived", {})
+    if name not in cache:
+        cache[name] = compute()
+    return cache[name]
+
+
+def units_by_doc(index: Index) -> dict[str, list[int]]:
+    """Each document's unit positions, in index order."""
+    def build() -> dict[str, list[int]]:
+        out: dict[str, list[int]] = defaultdict(list)
+        for pos, u in enumerate(index.units):
+            out[u.doc_id].append(pos)
+        return dict(out)
+
+    return derived(index, "units_by_doc", build)
 
 
 def _link_tasks(units: list[Chunk], tasks: list[TaskRecord]) -> dict[int, int]:

@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..answer.analyze import classify
 from ..answer.evidence import Idf, terms, topic_terms
-from ..answer.termsets import TermSets, Vocab, derived
+from ..answer.termsets import TermSets, Vocab
 from ..text.normalize import clean, expand_abbreviations, fold, fold_word, modern_tones
 from ..text.segment import STOP
-from .index import Index, unit_text
+from .index import Index, derived, unit_text, units_by_doc
 
 DEPTH = 50  # fused candidates re-scored
 W_FUSED, W_COVER, W_DOC = 0.3, 1.0, 0.4  # fused score (÷ best), passage coverage, document match
@@ -70,13 +70,11 @@ class Rescorer:
     def __init__(self, index: Index) -> None:
         self.units = index.units
         self.terms, self.marked = rescore_term_sets(index)
-        self.idf = Idf(Counter(self.terms.doc_freq()), len(self.terms))
+        self.idf = Idf.of(self.terms)
         self.marked_df = self.marked.doc_freq()
         self.doc_terms = {d.doc_id: terms(f"{d.title} {d.locality} {d.province} {d.period}")
                           for d in index.docs.values()}
-        self.units_of: dict[str, list[int]] = defaultdict(list)
-        for pos, u in enumerate(index.units):
-            self.units_of[u.doc_id].append(pos)
+        self.units_of = units_by_doc(index)
         self._locator_words = lru_cache(maxsize=4096)(self._doc_locator_words)
 
     def rescore(self, question: str, fused: Sequence[tuple[int, float]],

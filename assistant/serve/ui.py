@@ -148,7 +148,7 @@ class _LazyStore:
 
 def _home_line(assistant: Assistant) -> str:
     """The kiosk's ward (ASSISTANT_HOME_LOCALITY), named in the header: questions without a place go to it."""
-    from ..answer.compose import ward_name
+    from ..answer.catalog import ward_name
 
     answerer = getattr(assistant, "answerer", None)  # a test double may have none
     home = [assistant.index.docs[d] for d in getattr(answerer, "home_docs", [])]

@@ -17,7 +17,7 @@ QUESTIONS = [json.loads(x)["question"] for x in (ROOT / "evals" / "qa.jsonl").re
 
 def question(answerer, text: str):
     q = analyze(text)
-    q.topic = answerer._topic_without_doc_names(q)
+    q.topic = answerer.catalog.topic_without_names(q)
     return q
 
 
@@ -56,5 +56,5 @@ def test_the_encoder_is_consulted_when_coverage_is_weak_but_possible(assistant, 
     text = "Trong kế hoạch CCHC 2025 của Nghĩa Lộ, ai chủ trì kết nối IOC phường với IOC tỉnh?"
     q = question(assistant.answerer, text)
     assert assistant.answerer._coverage_bound(q) >= assistant.settings.abstain_threshold
-    assistant.answerer._candidates(q, assistant.answerer._doc_hint(q))
+    assistant.answerer._candidates(q, assistant.answerer.catalog.doc_hint(q))
     assert len(embeds) == 1

@@ -8,7 +8,8 @@ import copy
 
 import pytest
 
-from assistant.answer.compose import Answerer, home_documents, ward_name
+from assistant.answer.catalog import home_documents, ward_name
+from assistant.answer.compose import Answerer
 from assistant.errors import ConfigError
 
 NGHIA_LO, NAM_GIA_NGHIA = "nghia-lo-cchc-2025", "nam-gia-nghia-cchc-2026-2030"
