@@ -12,7 +12,7 @@ from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 
 from ..models import Answer, Citation, Hit, TaskRecord
-from ..search.index import Index, derived, unit_text
+from ..search.index import Index, term_sets, unit_text
 from ..search.retrieve import Filters, Retriever
 from ..settings import Settings
 from ..text.legal_ids import legal_keys
@@ -25,7 +25,7 @@ from .duties import registry_for
 from .evidence import Idf, cite, coverage, coverage_of, sentences, terms, topic_terms
 from .figures import Figures
 from .lists import answer_list
-from .termsets import TermSets, Vocab
+from .termsets import TermSets
 
 FIELD_ROLES = {"lead": ("lead", "executor"), "partner": ("partners",), "monitor": ("monitor",),
                "deadline": ("deadline",), "product": ("product",)}
@@ -380,10 +380,9 @@ class Answerer:
 
 def unit_term_sets(index: Index) -> tuple[TermSets, TermSets]:
     """The terms of each unit's indexed text and of each task's text (group and task), once per index."""
-    vocab = derived(index, "vocab", Vocab)
-    units = derived(index, "answer.unit_terms", lambda: TermSets.build((terms(unit_text(u)) for u in index.units), vocab))
-    tasks = derived(index, "answer.task_terms", lambda: TermSets.build(
-        (terms(f"{t.group}. {t.task}") for t in index.tasks), vocab))
+    units = term_sets(index, "answer.unit_terms", lambda p: terms(unit_text(index.units[p])), len(index.units))
+    tasks = term_sets(index, "answer.task_terms", lambda p: terms(f"{index.tasks[p].group}. {index.tasks[p].task}"),
+                      len(index.tasks))
     return units, tasks
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -78,3 +79,30 @@ class TermSets:
         rows = np.repeat(np.arange(len(self), dtype=np.int32), np.diff(self.offsets))
         return starts, rows[np.argsort(self.ids, kind="stable")]
 
+
+
+def save_term_sets(path: Path, sets: dict[str, TermSets]) -> None:
+    """Named TermSets over one shared vocabulary, in one ``.npz`` file (written aside, then renamed)."""
+    vocabs = {id(s.vocab) for s in sets.values()}
+    if len(vocabs) > 1:
+        raise ValueError("term sets saved together must share one vocabulary")
+    words = next(iter(sets.values())).vocab.words if sets else []
+    if any(not w or "\n" in w for w in words):
+        raise ValueError("a term is empty or holds a line break")
+    arrays = {"vocab": np.frombuffer("\n".join(words).encode(), dtype=np.uint8)}
+    for name, s in sets.items():
+        arrays[f"{name}:offsets"], arrays[f"{name}:ids"] = s.offsets, s.ids
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.rename(path)
+
+
+def load_term_sets(path: Path) -> dict[str, TermSets]:
+    """What ``save_term_sets`` wrote: the named TermSets, sharing one Vocab."""
+    with np.load(path) as data:
+        vocab = Vocab()
+        text = data["vocab"].tobytes().decode()
+        for w in text.split("\n") if text else []:
+            vocab.add(w)
+        names = {k.rsplit(":", 1)[0] for k in data.files if k != "vocab"}
+        return {n: TermSets(vocab, data[f"{n}:offsets"], data[f"{n}:ids"]) for n in sorted(names)}

@@ -29,10 +29,10 @@ from functools import lru_cache
 
 from ..answer.analyze import classify
 from ..answer.evidence import Idf, terms, topic_terms
-from ..answer.termsets import TermSets, Vocab
+from ..answer.termsets import TermSets
 from ..text.normalize import clean, expand_abbreviations, fold, fold_word, modern_tones
 from ..text.segment import STOP
-from .index import Index, derived, unit_text, units_by_doc
+from .index import Index, term_sets, unit_text, units_by_doc
 
 DEPTH = 50  # fused candidates re-scored
 W_FUSED, W_COVER, W_DOC = 0.3, 1.0, 0.4  # fused score (÷ best), passage coverage, document match
@@ -53,10 +53,10 @@ def marked_words(text: str) -> set[str]:
 
 def rescore_term_sets(index: Index) -> tuple[TermSets, TermSets]:
     """Each unit's terms (its indexed text and locator) and its words written with diacritics, once per index."""
-    vocab = derived(index, "vocab", Vocab)
-    texts = lambda: (f"{unit_text(u)} {u.locator}" for u in index.units)  # noqa: E731
-    return (derived(index, "rescore.terms", lambda: TermSets.build(map(terms, texts()), vocab)),
-            derived(index, "rescore.marked", lambda: TermSets.build(map(marked_words, texts()), vocab)))
+    text = lambda p: f"{unit_text(index.units[p])} {index.units[p].locator}"  # noqa: E731
+    n = len(index.units)
+    return (term_sets(index, "rescore.terms", lambda p: terms(text(p)), n),
+            term_sets(index, "rescore.marked", lambda p: marked_words(text(p)), n))
 
 
 @dataclass

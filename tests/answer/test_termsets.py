@@ -4,8 +4,9 @@ with a direct count."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from assistant.answer.termsets import TermSets, Vocab
+from assistant.answer.termsets import TermSets, Vocab, load_term_sets, save_term_sets
 
 SETS = [{"a", "b"}, set(), {"b", "c", "a_b"}, {"c"}, {"a"}]
 
@@ -34,3 +35,20 @@ def test_tile_repeats_the_rows():
     starts, rows = ts.inverted()
     i = ts.vocab.ids["c"]
     assert np.array_equal(rows[starts[i] : starts[i + 1]], [2, 3, 7, 8, 12, 13])
+
+
+def test_saved_term_sets_load_back_with_one_shared_vocabulary(tmp_path):
+    vocab = Vocab()
+    sets = {"units": TermSets.build(SETS, vocab), "tasks": TermSets.build([{"c", "đ"}, {"a"}], vocab)}
+    save_term_sets(tmp_path / "terms.npz", sets)
+    back = load_term_sets(tmp_path / "terms.npz")
+    assert set(back) == {"units", "tasks"}
+    assert [set(back["units"][i]) for i in range(5)] == SETS and back["tasks"][0] == {"c", "đ"}
+    assert back["units"].vocab is back["tasks"].vocab and back["units"].vocab.words == vocab.words
+
+
+def test_terms_that_would_not_read_back_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="line break"):
+        save_term_sets(tmp_path / "t.npz", {"x": TermSets.build([{"a\nb"}])})
+    with pytest.raises(ValueError, match="share"):
+        save_term_sets(tmp_path / "t.npz", {"x": TermSets.build([{"a"}]), "y": TermSets.build([{"a"}])})
