@@ -37,12 +37,20 @@ class Dense:
     def all_scores(self, query: np.ndarray) -> np.ndarray:
         """Cosine to every unit (exact; used for filtered search on small indexes)."""
         if isinstance(self._index, faiss.IndexFlat):
-            xb = faiss.rev_swig_ptr(self._index.get_xb(), self._index.ntotal * self._index.d)
-            return xb.reshape(self._index.ntotal, self._index.d) @ query.astype(np.float32)
+            return self._matrix() @ query.astype(np.float32)
         ids, scores = self.search(query, self._index.ntotal)
         out = np.full(self._index.ntotal, -1.0, dtype=np.float32)
         out[ids] = scores
         return out
+
+    def scores_at(self, query: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Exact cosines of the units at ``positions`` (a filter that allows few units: no graph search)."""
+        return self._matrix()[positions] @ np.asarray(query, dtype=np.float32).reshape(-1)
+
+    def _matrix(self) -> np.ndarray:
+        """The stored vectors as an (n, d) view, without a copy (flat storage, alone or under HNSW)."""
+        flat = self._index if isinstance(self._index, faiss.IndexFlat) else faiss.downcast_index(self._index.storage)
+        return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
 
     def rows(self, positions: list[int]) -> np.ndarray:
         """The stored vectors at ``positions`` (flat and HNSW-with-flat-storage indexes keep them exactly)."""

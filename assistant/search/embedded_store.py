@@ -1,6 +1,8 @@
 """The default store: bm25s over folded tokens + FAISS (exact inner product below ``HNSW_FROM`` vectors, HNSW
 above), in-process. Filters become an allowed-unit mask (integer codes per column, so a filter costs one
-vectorised comparison); each leg is ranked with a partial sort of the allowed units.
+vectorised comparison) and its positions; a filter that allows few units (one plan, one ward) is searched over
+those units only — BM25 entries sought per unit, exact dense scores — so its cost follows the units allowed, not
+the corpus. Each leg is ranked with a partial sort of the candidates.
 
 Writes rebuild both indexes from the kept units (bm25s cannot update in place), so batch your adds: a
 rebuild takes ~0.6 s per 10k units for BM25, and an HNSW build (≥ 200k units) minutes.
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from .index import Index
 
 FORMAT = 1
+EXACT_BELOW = 50_000  # a filter allowing at most this many units: exact dense scores over them, not a graph search
 COLUMNS = ("ids", "doc_ids", "kinds", "localities", "year_from", "year_to", "texts")
 
 
@@ -95,27 +98,27 @@ class EmbeddedStore:
     def search(self, tokens: list[str] | None, vector: np.ndarray | None, k: int,
                filters: Filters | None = None) -> LegResults:
         legs: LegResults = {}
-        mask = self._mask(filters)
+        allowed, mask = self._allowed(filters)
         if tokens is not None:
-            legs["bm25"] = [] if self._lexical is None else self._bm25(tokens, k, mask)
+            legs["bm25"] = [] if self._lexical is None else self._bm25(tokens, k, mask, allowed)
         if vector is not None:
-            legs["dense"] = [] if self._dense is None else self._nearest(vector, k, mask)
+            legs["dense"] = [] if self._dense is None else self._nearest(vector, k, mask, allowed)
         return legs
 
-    def _bm25(self, tokens: list[str], k: int, mask: np.ndarray | None) -> list[str]:
-        scores = self._lexical.scores(tokens)
-        valid = scores > 0  # no matching token: not a lexical candidate
-        if mask is not None:
-            valid &= mask
-        return self._ranked(scores, valid, k)
+    def _bm25(self, tokens: list[str], k: int, mask: np.ndarray | None, allowed: np.ndarray | None) -> list[str]:
+        pos, scores = self._lexical.candidates(tokens, k, allowed)  # units with no matching token: none
+        return self._ranked(pos, scores, k)
 
-    def _nearest(self, vector: np.ndarray, k: int, mask: np.ndarray | None) -> list[str]:
+    def _nearest(self, vector: np.ndarray, k: int, mask: np.ndarray | None, allowed: np.ndarray | None) -> list[str]:
         dense = self._dense
-        if dense.size < HNSW_FROM:  # exact: one matrix-vector product, then the allowed units' top k
-            scores = dense.all_scores(np.asarray(vector, dtype=np.float32))
-            return self._ranked(scores, np.ones(len(scores), bool) if mask is None else mask, k)
+        vector = np.asarray(vector, dtype=np.float32)
+        if allowed is not None and (dense.size < HNSW_FROM or len(allowed) <= EXACT_BELOW):
+            return self._ranked(allowed, dense.scores_at(vector, allowed), k)  # exact over the allowed units
+        if dense.size < HNSW_FROM:  # exact: one matrix-vector product, then the top k
+            scores = dense.all_scores(vector)
+            return self._ranked(np.arange(len(scores)), scores, k)
         want = k if mask is None else min(dense.size, 4 * k)
-        while True:  # HNSW: widen the search until k allowed units are found
+        while True:  # HNSW: widen the search until k allowed units are found (many are: see EXACT_BELOW)
             ids, _ = dense.search(vector, want)
             if mask is not None:
                 ids = ids[mask[ids]]
@@ -123,12 +126,11 @@ class EmbeddedStore:
                 return [self._cols["ids"][i] for i in ids[:k]]
             want = min(dense.size, want * 4)
 
-    def _ranked(self, scores: np.ndarray, valid: np.ndarray, k: int) -> list[str]:
-        """Ids of the k best valid positions, best first, equal scores by position (as a stable sort)."""
-        idx = np.flatnonzero(valid)
+    def _ranked(self, idx: np.ndarray, s: np.ndarray, k: int) -> list[str]:
+        """Ids of the k best of positions ``idx`` (ascending) by scores ``s``, best first, equal scores by
+        position (as a stable sort)."""
         if k <= 0 or len(idx) == 0:
             return []
-        s = scores[idx]
         if len(idx) > k:
             thr = s[np.argpartition(-s, k - 1)[k - 1]]
             keep = s >= thr
@@ -151,7 +153,22 @@ class EmbeddedStore:
             mask &= self._loc.equal(fold(filters.locality))
         return mask
 
+    def _allowed(self, filters: Filters | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The allowed positions (ascending) and mask; (None, None) without a filter. Filters that allow few
+        units (one plan, one ward) are remembered by their positions alone (the mask is then built if needed)."""
+        got = self._allowed_cache.get(filters) if filters is not None else None
+        if got is not None:
+            return got, None
+        mask = self._mask(filters)
+        if mask is None:
+            return None, None
+        got = np.flatnonzero(mask)
+        if len(got) <= EXACT_BELOW and len(self._allowed_cache) < 4096:
+            self._allowed_cache[filters] = got
+        return got, mask
+
     def _columns(self) -> None:
+        self._allowed_cache: dict[Filters, np.ndarray] = {}
         c = self._cols
         self._doc, self._kind = _Codes(c["doc_ids"]), _Codes(c["kinds"])
         self._loc = _Codes([fold(x) for x in c["localities"]])

@@ -1,4 +1,17 @@
-"""BM25 over our own tokens (see ``text.segment``), via bm25s."""
+"""BM25 over our own tokens (see ``text.segment``), via bm25s.
+
+bm25s stores every (term, unit) score at index time, as a sparse matrix by term (CSC: a term's units ascending).
+A question's scores are sums over its terms' columns — and questions have many terms (words, compounds and their
+pairs: 20–60), several held by most units, so at a million units one question reads ~10M entries. Scoring reads
+the columns directly, in a compiled loop (numba; numpy when numba is missing, ~5x slower; bm25s itself without
+numba uses ``np.add.at``, ~40x slower):
+
+* over the whole corpus, every column is added into one score array;
+* when a filter allows few units (one plan, one ward), only those units' entries are read — each found by binary
+  search in a long column, or by walking a short one beside them — so the cost follows the units allowed.
+
+Both add a unit's term scores in query order in float32, as bm25s does, so a unit scores the same either way.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +20,83 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
+try:
+    from numba import njit
+except ImportError:  # pragma: no cover - numba is a dependency; this keeps a broken install answering
+    njit = None
+
+SEEK_FACTOR = 16  # per column: binary-search the allowed units when they are this many times fewer than its entries
+
+
+def _add_columns(indices: np.ndarray, data: np.ndarray, starts: np.ndarray, ends: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=np.float32)
+    for c in range(len(starts)):
+        for j in range(starts[c], ends[c]):
+            out[indices[j]] += data[j]
+    return out
+
+
+def _add_columns_at(indices: np.ndarray, data: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                    allowed: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(allowed), dtype=np.float32)
+    m = len(allowed)
+    for c in range(len(starts)):
+        s, e = starts[c], ends[c]
+        if m * SEEK_FACTOR < e - s:
+            for a in range(m):  # binary search of each allowed unit in the long column
+                lo, hi, want = s, e, allowed[a]
+                while lo < hi:
+                    mid = (lo + hi) >> 1
+                    if indices[mid] < want:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                if lo < e and indices[lo] == want:
+                    out[a] += data[lo]
+        else:
+            a, j = 0, s  # walk the column and the allowed units together (both ascending)
+            while a < m and j < e:
+                if indices[j] < allowed[a]:
+                    j += 1
+                elif indices[j] > allowed[a]:
+                    a += 1
+                else:
+                    out[a] += data[j]
+                    a += 1
+                    j += 1
+    return out
+
+
+def _add_columns_numpy(indices, data, starts, ends, n):  # noqa: ANN001, ANN202 — the fallback of _add_columns
+    out = np.zeros(n, dtype=np.float32)
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        out[indices[s:e]] += data[s:e]  # a unit is once in a column: a plain indexed add is exact
+    return out
+
+
+def _add_columns_at_numpy(indices, data, starts, ends, allowed):  # noqa: ANN001, ANN202
+    out = np.zeros(len(allowed), dtype=np.float32)
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        col = indices[s:e]
+        at = np.searchsorted(col, allowed)
+        found = at < len(col)
+        found[found] = col[at[found]] == allowed[found]
+        out[found] += data[s:e][at[found]]
+    return out
+
+
+if njit is not None:
+    _add_columns = njit(cache=True, nogil=True)(_add_columns)
+    _add_columns_at = njit(cache=True, nogil=True)(_add_columns_at)
+else:  # pragma: no cover
+    _add_columns, _add_columns_at = _add_columns_numpy, _add_columns_at_numpy
+
 
 class Lexical:
     def __init__(self, retriever: bm25s.BM25) -> None:
         self._bm25 = retriever
+        s = retriever.scores
+        self._data, self._indices, self._indptr = s["data"], s["indices"], s["indptr"]
 
     @classmethod
     def build(cls, corpus_tokens: list[list[str]]) -> Lexical:
@@ -18,12 +104,34 @@ class Lexical:
         retriever.index(corpus_tokens, show_progress=False)
         return cls(retriever)
 
+    def _columns(self, query_tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end of each known query token's column, in query order (a repeated token counts again)."""
+        vocab = self._bm25.vocab_dict
+        ids = np.array([vocab[t] for t in query_tokens if t in vocab], dtype=np.int64)
+        return self._indptr[ids].astype(np.int64), self._indptr[ids + 1].astype(np.int64)
+
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every unit (0 where no token matches)."""
-        known = [t for t in query_tokens if t in self._bm25.vocab_dict]
-        if not known:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+        starts, ends = self._columns(query_tokens)
+        return _add_columns(self._indices, self._data, starts, ends, self.size)
+
+    def scores_at(self, query_tokens: list[str], allowed: np.ndarray) -> np.ndarray:
+        """BM25 scores of the units at ``allowed`` (distinct positions, ascending), aligned with it."""
+        starts, ends = self._columns(query_tokens)
+        return _add_columns_at(self._indices, self._data, starts, ends, np.asarray(allowed, dtype=self._indices.dtype))
+
+    def candidates(self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(positions ascending, scores) of units that include the k best-scoring ones among ``allowed`` (all units
+        when None), each with its score (> 0): what ranking the top k needs. Over the whole corpus, only the units
+        at or above a threshold sampled from the scores (checked to keep at least k) — not every unit that shares
+        a common word with the question."""
+        if allowed is not None:
+            scores = self.scores_at(query_tokens, allowed)
+            found = scores > 0
+            return allowed[found], scores[found]
+        scores = self.scores(query_tokens)
+        pos = np.flatnonzero(scores >= _threshold(scores, k))
+        return pos, scores[pos]
 
     @property
     def size(self) -> int:
@@ -35,3 +143,15 @@ class Lexical:
     @classmethod
     def load(cls, path: Path) -> Lexical:
         return cls(bm25s.BM25.load(str(path)))
+
+
+def _threshold(scores: np.ndarray, k: int) -> float:
+    """A score (> 0) that at least ``k`` units reach (when as many score at all), estimated on a sample of the
+    scores so that ranking the top k does not sort every matching unit."""
+    tiny = float(np.finfo(np.float32).tiny)
+    if k <= 0 or len(scores) < 64 * k:
+        return tiny
+    sample = scores[::32]
+    want = min(len(sample), 2 * (k // 32 + 1))
+    t = float(np.partition(sample, len(sample) - want)[len(sample) - want])
+    return t if t > 0 and np.count_nonzero(scores >= t) >= k else tiny

@@ -355,3 +355,27 @@ def test_milvus_sync_after_reindexing_one_document_touches_only_its_rows(assista
         assert set(milvus.search(None, np.asarray(index.dense.rows([0])[0]), 1)["dense"]) <= {units[0].chunk_id}
     finally:
         milvus.close()
+
+
+def test_embedded_hnsw_filtered_search_is_exact_over_the_allowed_units(monkeypatch, tmp_path):
+    """Past HNSW_FROM units the dense leg is a graph search; a filter allowing few units (one plan) is scored
+    exactly over them instead, so it finds every allowed unit and never widens the graph search to the corpus."""
+    import assistant.search.dense as dense_mod
+
+    monkeypatch.setattr(dense_mod, "HNSW_FROM", 100)
+    monkeypatch.setattr("assistant.search.embedded_store.HNSW_FROM", 100)
+    rng = np.random.default_rng(3)
+    vecs = rng.standard_normal((400, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    units = [StoredUnit(f"u{i}", f"d{i // 40}", "task", "Nghĩa Lộ", 2025, 2025, tokens(f"việc số {i}"), vecs[i])
+             for i in range(400)]
+    store = EmbeddedStore(dim=16)
+    store.add(units)
+    assert type(store._dense._index).__name__.startswith("IndexHNSW")
+    q = vecs[123] + 0.1 * rng.standard_normal(16).astype(np.float32)
+    got = store.search(None, q, 1000, Filters(doc_id="d3"))["dense"]
+    expected = [f"u{i}" for i in sorted(range(120, 160), key=lambda i: (-float(vecs[i] @ q), i))]
+    assert got == expected  # all 40 of the plan's units, in exact order (k larger than what the filter allows)
+    assert store.search(None, q, 5, Filters(doc_id="d3"))["dense"] == expected[:5]
+    assert store.search(None, q, 5, Filters(doc_id="d3"))["dense"] == expected[:5]  # from the remembered filter
+    assert store.search(["viec"], None, 3, Filters(doc_id="d3"))["bm25"] == ["u120", "u121", "u122"]
