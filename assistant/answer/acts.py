@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..models import Answer, LegalReference
 from .evidence import cite
-from .lists import MAX_ITEMS
+from .lists import MAX_ITEMS, task_fields
 
 if TYPE_CHECKING:
     from .analyze import Question
@@ -43,11 +43,22 @@ def _preamble(answerer: Answerer, r: LegalReference) -> bool:
 
 
 def answer_acts(answerer: Answerer, q: Question, doc_id: str | None) -> Answer | None:
-    refs = answerer.catalog.legal_of.get(doc_id, []) if doc_id else list(answerer.index.legal)
     codes = {c for w, c in _TYPES if w in q.folded}
+    issuer = next((c for w, c in _ISSUERS if w in q.folded), None)
+    column = _COLUMN.search(q.folded)
+    catalogue_filter = codes or issuer or column or re.search(r"\bcan cu\b|ca (hai|2)|cung (vien|trich) dan", q.folded)
+    about = set(q.topic) - _ACT_WORDS
+    if not catalogue_filter and about:
+        return None  # "which act governs digitising records?" is about a subject: the task that cites it answers
+    legal_of = answerer.catalog.legal_of
+    named = set() if doc_id else set(answerer.catalog.named_docs(q))  # "cả hai kế hoạch (Nghĩa Lộ … và …)"
+    if doc_id or named:
+        refs = [r for d in ([doc_id] if doc_id else [d for d in answerer.index.docs if d in named])
+                for r in legal_of.get(d, [])]
+    else:
+        refs = list(answerer.index.legal)
     if codes:
         refs = [r for r in refs if r.act_type in codes]
-    issuer = next((c for w, c in _ISSUERS if w in q.folded), None)
     if issuer:
         refs = [r for r in refs if r.issuer_code == issuer]
     if re.search(r"\bcan cu\b", q.folded) and not re.search(r"nhiem vu", q.folded):
@@ -58,15 +69,10 @@ def answer_acts(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
             by_doc.setdefault(r.doc_id, set()).add(r.canonical)
         shared = set.intersection(*by_doc.values()) if len(by_doc) > 1 else set()
         refs = [r for r in refs if r.canonical in shared]
-    column = _COLUMN.search(q.folded)
     if column:  # "cột thời gian hoàn thành dẫn chiếu những văn bản nào": acts cited inside that field
+        spans = task_fields(answerer.index).spans
         role = _COLUMN_ROLE[column.group(1)]
-        spans = [(t.doc_id, s) for t in answerer.index.tasks for f in t.fields if f.role == role for s in f.spans]
-        refs = [r for r in refs if any(d == r.doc_id and s[0] <= r.span[0] < s[1] for d, s in spans)]
-    catalogue_filter = codes or issuer or column or re.search(r"\bcan cu\b|ca (hai|2)|cung (vien|trich) dan", q.folded)
-    about = set(q.topic) - _ACT_WORDS
-    if not catalogue_filter and about:
-        return None  # "which act governs digitising records?" is about a subject: the task that cites it answers
+        refs = [r for r in refs if any(a <= r.span[0] < b for a, b in spans.get((r.doc_id, role), ()))]
     acts: OrderedDict[tuple[str, str], LegalReference] = OrderedDict()
     for r in refs:  # first citation of each act in each document
         acts.setdefault((r.doc_id, r.canonical), r)

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..models import Document, LegalReference
+from ..search.columns import add_weights
 from ..search.index import Index, units_by_doc
 from ..text.legal_ids import legal_keys
 from ..text.normalize import clean, expand_abbreviations, fold
@@ -183,13 +184,20 @@ class Postings:
         return self.extra.get(term)
 
     def best_weight(self, weights: dict[str, float]) -> float:
-        """max over units of the summed weights of the given terms the unit holds."""
-        present = [(arr, w) for t, w in weights.items() if (arr := self.units(t)) is not None and len(arr)]
-        if not present:
-            return 0.0
-        if len(present) == 1:
-            return present[0][1]
-        acc = np.zeros(self.size, dtype=np.float64)
-        for arr, w in present:
-            acc[arr] += w  # a unit appears at most once per term
+        """max over units of the summed weights of the given terms the unit holds (compiled column sums)."""
+        own: list[tuple[int, float]] = []
+        extra: list[tuple[np.ndarray, float]] = []
+        for t, w in weights.items():
+            i = self.vocab.ids.get(t)
+            if i is not None and i + 1 < len(self.starts) and self.starts[i + 1] > self.starts[i]:
+                own.append((i, w))
+            elif len(self.extra.get(t, ())):
+                extra.append((self.extra[t], w))
+        if len(own) + len(extra) <= 1:
+            return (own or extra)[0][1] if own or extra else 0.0
+        cols = np.array([i for i, _ in own], dtype=np.int64)
+        acc = add_weights(self.rows, self.starts[cols], self.starts[cols + 1],
+                          np.array([w for _, w in own], dtype=np.float64), self.size)
+        for arr, w in extra:  # a unit appears at most once per term
+            acc[arr] += w
         return float(acc.max())

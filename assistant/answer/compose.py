@@ -24,7 +24,7 @@ from .docfacts import answer_doc_fact
 from .duties import registry_for
 from .evidence import Idf, cite, coverage, coverage_of, sentences, terms, topic_terms
 from .figures import Figures
-from .lists import answer_list
+from .lists import answer_list, task_fields
 from .termsets import TermSets
 
 FIELD_ROLES = {"lead": ("lead", "executor"), "partner": ("partners",), "monitor": ("monitor",),
@@ -72,6 +72,7 @@ class Answerer:
         self.postings = Postings(self.unit_terms, acts)  # term → units holding it (for _coverage_bound)
         self.registry = registry_for(index)
         self.figures = Figures(index)
+        task_fields(index)  # tasks by field, for lists: built now rather than on the first list question
         self.legal_keys = {k for r in index.legal for k in legal_keys(r.act_type, r.number, r.year)}
         self.home_docs = home_documents(index, settings.home_locality)  # a kiosk's own ward, newest plan first
         self._conversations: OrderedDict[str, int] = OrderedDict()  # conversation id → last task position
@@ -231,8 +232,10 @@ class Answerer:
             return []
         top = hits[0].score
         positions = [self.retriever.pos[h.unit_id] for h in hits]
-        named = self._named_rows(q, doc_id)
-        positions += [p for p in named if p not in positions]  # a row the question names by number ("mục VII.1")
+        # a row the question names by number ("mục VII.1"): in the plans the hits come from (every plan of a
+        # province has a row VII.1)
+        named = self._named_rows(q, doc_id, {self.index.units[p].doc_id for p in positions})
+        positions += [p for p in named if p not in positions]
         out = []
         acts = [f"§{k}" for k in q.legal_keys[:1]]  # an act the question names counts as a (rare) topic term
         unit_cover, task_cover = coverage_of(q.topic + acts, self.idf), coverage_of(q.topic, self.idf)
@@ -261,18 +264,21 @@ class Answerer:
         out.sort(key=lambda c: -c.score)
         return out
 
-    def _named_rows(self, q: Question, doc_id: str | None) -> list[int]:
+    def _named_rows(self, q: Question, doc_id: str | None, docs: set[str]) -> list[int]:
         m = _ROW_REF.search(q.folded)
         if not m:
             return []
         locator = f"Phụ lục › {m.group(1).upper()} › STT {int(m.group(2))}"
         return [i for i in self.catalog.by_locator.get(locator, ())
-                if doc_id is None or self.index.units[i].doc_id == doc_id]
+                if (self.index.units[i].doc_id == doc_id if doc_id else self.index.units[i].doc_id in docs)]
 
     def _elsewhere(self, q: Question, doc_id: str, best: Candidate) -> str | None:
-        """The question names one plan but its subject is in another: say so instead of a weak match."""
+        """The question names one plan but its subject is in another: say so instead of a weak match. No unit
+        anywhere covering the question 0.2 better than ``best`` (``_coverage_bound``), there is nothing to search."""
+        if self._coverage_bound(q) < best.cov + ELSEWHERE_MARGIN - 1e-9:
+            return None
         others = [c for c in self._candidates(q, None) if self.index.units[c.pos].doc_id != doc_id]
-        if others and others[0].cov - best.cov >= 0.2:
+        if others and others[0].cov - best.cov >= ELSEWHERE_MARGIN:
             return self.index.docs[self.index.units[others[0].pos].doc_id].title
         return None
 
@@ -387,6 +393,7 @@ def unit_term_sets(index: Index) -> tuple[TermSets, TermSets]:
 
 
 _NONE: frozenset[str] = frozenset()
+ELSEWHERE_MARGIN = 0.2  # coverage by which another plan must beat the named one to be pointed to instead
 RESCORE_BELOW = 0.5  # coverage under which the BM25 candidates are doubted and re-scored over more candidates
 _ROW_REF = re.compile(r"\b(?:muc |stt )?([ivx]+)\.(\d{1,2})\b")
 _UNIT_ASKED = re.compile(r"\b(quy|thang|nam|ngay) (nao|may)\b")

@@ -253,11 +253,6 @@ def time_keys(text: str) -> set[str]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _deadline_keys(deadline: str) -> frozenset[str]:
+def deadline_keys(deadline: str) -> frozenset[str]:
     return frozenset(time_keys(deadline))  # deadlines repeat across tasks and plans: parse each once
 
-
-def matches_time(task: TaskRecord, wanted: set[str]) -> bool:
-    have = _deadline_keys(task.deadline)
-    specific = {k for k in wanted if "-" in k}
-    return bool(specific & have) if specific else bool(wanted & have)

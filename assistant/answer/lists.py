@@ -7,12 +7,14 @@ numeral), deadline window (quarter, month, year), legal act, document.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from ..models import Answer, TaskRecord
+from ..search.index import Index, derived
 from ..text.legal_ids import legal_keys
 from ..text.normalize import fold
-from .duties import matches_time, time_keys
+from .duties import deadline_keys, time_keys
 from .evidence import cite
 
 MAX_ITEMS = 200  # items an answer carries (``total`` still counts all): a province's plans can match thousands
@@ -64,26 +66,36 @@ def answer_groups(answerer: Answerer, q: Question, doc_id: str | None) -> Answer
     from ..text.spans import locate
 
     index = answerer.index
-    tasks = [t for t in index.tasks if doc_id is None or t.doc_id == doc_id]
-    if "phu luc" in q.folded:
-        tasks = [t for t in tasks if t.source == "appendix"]
-    seen: dict[tuple[str, str], tuple[str, str]] = {}
-    for t in tasks:
-        heading = t.heading_path[1] if len(t.heading_path) > 1 else ""
-        if heading and (t.doc_id, heading) not in seen:
-            seen[(t.doc_id, heading)] = (t.group, t.locator.rsplit(" › ", 1)[0])
+    by_doc = task_fields(index).headings["phu luc" in q.folded]
+    seen = [(d, h, group, locator) for d in ([doc_id] if doc_id else by_doc) for h, group, locator in by_doc.get(d, ())]
     lines, citations, items = [], [], []
-    for n, ((doc_id_, heading), (group, locator)) in enumerate(seen.items(), 1):
+    for n, (doc_id_, heading, group, locator) in enumerate(seen[:MAX_ITEMS], 1):
         doc = index.docs[doc_id_]
-        span = locate(doc.text, (0, len(doc.text)), group) if group else None
         lines.append(f"{n}. {heading} [{doc.title}]")
         items.append({"task": heading, "quote": group, "doc_id": doc_id_, "locator": locator})
+        span = locate(doc.text, (0, len(doc.text)), group) if group and n <= answerer.settings.list_limit else None
         if span:
             citations.append(cite(doc, locator, span))
     if not lines:
         return None
-    return Answer(answer=f"Có {len(lines)} lĩnh vực:\n" + "\n".join(lines), abstained=False, citations=citations,
-                  kind=q.kind, items=items, total=len(lines))
+    more = f"\n… và {len(seen) - len(lines)} lĩnh vực khác." if len(seen) > len(lines) else ""
+    return Answer(answer=f"Có {len(seen)} lĩnh vực:\n" + "\n".join(lines) + more, abstained=False,
+                  citations=citations, kind=q.kind, items=items, total=len(seen))
+
+
+def _headings(tasks: list[TaskRecord]) -> tuple[dict[str, list[tuple[str, str, str]]], dict[str, list[tuple[str, str, str]]]]:
+    """Per document, the headings that group its tasks, in order, with the first task's group text and locator:
+    (over every task, over the appendix's only)."""
+    every: dict[str, dict[str, tuple[str, str, str]]] = defaultdict(dict)
+    appendix: dict[str, dict[str, tuple[str, str, str]]] = defaultdict(dict)
+    for t in tasks:
+        heading = t.heading_path[1] if len(t.heading_path) > 1 else ""
+        if not heading:
+            continue
+        entry = (heading, t.group, t.locator.rsplit(" › ", 1)[0])
+        for out in (every, appendix) if t.source == "appendix" else (every,):
+            out[t.doc_id].setdefault(heading, entry)
+    return {d: list(h.values()) for d, h in every.items()}, {d: list(h.values()) for d, h in appendix.items()}
 
 
 def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer | None:
@@ -91,37 +103,52 @@ def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
     if groups is not None:
         return groups
     index, registry = answerer.index, answerer.registry
-    positions = answerer.catalog.tasks_of.get(doc_id, []) if doc_id else range(len(index.tasks))
-    tasks = [index.tasks[i] for i in positions]
-    if "phu luc" in q.folded and any(t.source == "appendix" for t in tasks):
-        tasks = [t for t in tasks if t.source == "appendix"]
+    fields = task_fields(index)
+    # the selection as task positions (None = every task), narrowed by set intersections on indexed fields, so a
+    # list over a whole province does not test every task in Python; index order is kept when it is materialised
+    chosen: set[int] | None = set(answerer.catalog.tasks_of.get(doc_id, [])) if doc_id else None
+
+    def narrow(positions: set[int]) -> None:
+        nonlocal chosen
+        chosen = set(positions) if chosen is None else chosen & positions
+
+    if "phu luc" in q.folded and (fields.appendix if chosen is None else fields.appendix & chosen):
+        narrow(fields.appendix)
     filters = []
     agency = registry.find(q.text)
     if agency:
         role = next((r for r, pat in ROLE_WORDS.items() if re.search(pat, q.folded)), "lead")
         mine = set(registry.tasks_of(agency.key, role)) if role != "executor" else \
             {i for i in registry.tasks_of(agency.key, "lead")} - set(registry.by_role.get((agency.key, "lead"), []))
-        tasks = [t for t in tasks if answerer.catalog.task_pos[t.task_id] in mine]
+        narrow(mine)
         filters.append(f"{agency.name} {ROLE_TEXT[role]}")
     window = time_keys(q.text)
     if not window and _DUE.search(q.folded):
         window = {f"y{y}" for y in _YEAR_IN.findall(q.folded)}
-    if window:
-        tasks = [t for t in tasks if matches_time(t, window) or _due_in_year(t, window)]
+    if window:  # matches_time or _due_in_year, looked up
+        specific = {k for k in window if "-" in k}
+        due: set[int] = set()
+        for k in specific or window:
+            due |= fields.by_time.get(k, set())
+        for k in window:
+            if k.startswith("y"):
+                due |= fields.by_year.get(k[1:], set())
+        narrow(due)
         filters.append("thời hạn " + ", ".join(_window_text(k) for k in sorted(k for k in window if "-" in k) or sorted(window)))
     if q.legal_keys:
         wanted = set(q.legal_keys)
-        tasks = [t for t in tasks if any(set(_keys(c)) & wanted for c in t.legal_ids)]
+        narrow(set().union(*(fields.by_act.get(k, set()) for k in wanted)))
         filters.append("căn cứ " + ", ".join(sorted(wanted)))
     about = _ABOUT.search(q.folded)
+    empty = _EMPTY.search(q.folded)
+    if empty:
+        narrow(fields.empty[_EMPTY_ROLE[empty.group(1)]])
+    tasks = index.tasks if chosen is None else [index.tasks[i] for i in sorted(chosen)]
     if about and len(set(about.group(1).split()) - {"viec", "gi", "nao", "nhung", "cac", "cai"}) >= 2:
         phrase = about.group(1).strip()
         tasks = [t for t in tasks if phrase in fold(t.task)]
         filters.append(f"liên quan «{phrase}»")
-    empty = _EMPTY.search(q.folded)
     if empty:
-        role = _EMPTY_ROLE[empty.group(1)]
-        tasks = [t for t in tasks if not t.value(role) and not (role == "lead" and t.value("executor"))]
         filters.append(f"không ghi {empty.group(1)}")
     grouped = _group_filter(tasks, q)
     if grouped:
@@ -167,9 +194,38 @@ def _window_text(key: str) -> str:
     return f"{text}/{year}" if year else text
 
 
-def _due_in_year(t: TaskRecord, window: set[str]) -> bool:
-    years = {k[1:] for k in window if k.startswith("y")}
-    return bool(years) and any(re.search(rf"\b{y}\b", t.deadline) for y in years)
+class TaskFields:
+    """Task positions by field value — appendix rows, deadline keys and years, cited acts — and each plan's field
+    spans by role, built once per index (~10 µs a task) so that list filters are lookups."""
+
+    def __init__(self, tasks: list[TaskRecord]) -> None:
+        self.appendix = {i for i, t in enumerate(tasks) if t.source == "appendix"}
+        self.by_time: dict[str, set[int]] = defaultdict(set)  # time_keys of the deadline (q3, q3-2025, m8…)
+        self.by_year: dict[str, set[int]] = defaultdict(set)  # a year the deadline writes ("2026")
+        self.by_act: dict[str, set[int]] = defaultdict(set)  # legal keys of the acts the task cites
+        self.spans: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)  # (doc, field role) → spans
+        self.empty: dict[str, set[int]] = {}  # a column left empty (lead: nor an executor named instead)
+        for role in _EMPTY_ROLE.values():
+            self.empty[role] = {i for i, t in enumerate(tasks)
+                                if not t.value(role) and not (role == "lead" and t.value("executor"))}
+        self.headings = _headings(tasks)
+        for i, t in enumerate(tasks):
+            for f in t.fields:
+                self.spans[(t.doc_id, f.role)] += f.spans
+            for k in deadline_keys(t.deadline):
+                self.by_time[k].add(i)
+            for y in _YEAR_WORD.findall(t.deadline):
+                self.by_year[y].add(i)
+            for c in t.legal_ids:
+                for k in _keys(c):
+                    self.by_act[k].add(i)
+
+
+def task_fields(index: Index) -> TaskFields:
+    return derived(index, "lists.task_fields", lambda: TaskFields(index.tasks))
+
+
+_YEAR_WORD = re.compile(r"\b(\d{4})\b")
 
 
 def _keys(canonical: str) -> list[str]:

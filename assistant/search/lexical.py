@@ -3,8 +3,8 @@
 bm25s stores every (term, unit) score at index time, as a sparse matrix by term (CSC: a term's units ascending).
 A question's scores are sums over its terms' columns — and questions have many terms (words, compounds and their
 pairs: 20–60), several held by most units, so at a million units one question reads ~10M entries. Scoring reads
-the columns directly, in a compiled loop (numba; numpy when numba is missing, ~5x slower; bm25s itself without
-numba uses ``np.add.at``, ~40x slower):
+the columns directly, in compiled loops (``columns``: 10 ms for those 10M entries; bm25s itself without numba
+uses ``np.add.at``, ~40 ms):
 
 * over the whole corpus, every column is added into one score array;
 * when a filter allows few units (one plan, one ward), only those units' entries are read — each found by binary
@@ -20,76 +20,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover - numba is a dependency; this keeps a broken install answering
-    njit = None
-
-SEEK_FACTOR = 16  # per column: binary-search the allowed units when they are this many times fewer than its entries
-
-
-def _add_columns(indices: np.ndarray, data: np.ndarray, starts: np.ndarray, ends: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros(n, dtype=np.float32)
-    for c in range(len(starts)):
-        for j in range(starts[c], ends[c]):
-            out[indices[j]] += data[j]
-    return out
-
-
-def _add_columns_at(indices: np.ndarray, data: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                    allowed: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(allowed), dtype=np.float32)
-    m = len(allowed)
-    for c in range(len(starts)):
-        s, e = starts[c], ends[c]
-        if m * SEEK_FACTOR < e - s:
-            for a in range(m):  # binary search of each allowed unit in the long column
-                lo, hi, want = s, e, allowed[a]
-                while lo < hi:
-                    mid = (lo + hi) >> 1
-                    if indices[mid] < want:
-                        lo = mid + 1
-                    else:
-                        hi = mid
-                if lo < e and indices[lo] == want:
-                    out[a] += data[lo]
-        else:
-            a, j = 0, s  # walk the column and the allowed units together (both ascending)
-            while a < m and j < e:
-                if indices[j] < allowed[a]:
-                    j += 1
-                elif indices[j] > allowed[a]:
-                    a += 1
-                else:
-                    out[a] += data[j]
-                    a += 1
-                    j += 1
-    return out
-
-
-def _add_columns_numpy(indices, data, starts, ends, n):  # noqa: ANN001, ANN202 — the fallback of _add_columns
-    out = np.zeros(n, dtype=np.float32)
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        out[indices[s:e]] += data[s:e]  # a unit is once in a column: a plain indexed add is exact
-    return out
-
-
-def _add_columns_at_numpy(indices, data, starts, ends, allowed):  # noqa: ANN001, ANN202
-    out = np.zeros(len(allowed), dtype=np.float32)
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        col = indices[s:e]
-        at = np.searchsorted(col, allowed)
-        found = at < len(col)
-        found[found] = col[at[found]] == allowed[found]
-        out[found] += data[s:e][at[found]]
-    return out
-
-
-if njit is not None:
-    _add_columns = njit(cache=True, nogil=True)(_add_columns)
-    _add_columns_at = njit(cache=True, nogil=True)(_add_columns_at)
-else:  # pragma: no cover
-    _add_columns, _add_columns_at = _add_columns_numpy, _add_columns_at_numpy
+from .columns import add_columns, add_columns_at
 
 
 class Lexical:
@@ -113,12 +44,12 @@ class Lexical:
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every unit (0 where no token matches)."""
         starts, ends = self._columns(query_tokens)
-        return _add_columns(self._indices, self._data, starts, ends, self.size)
+        return add_columns(self._indices, self._data, starts, ends, self.size)
 
     def scores_at(self, query_tokens: list[str], allowed: np.ndarray) -> np.ndarray:
         """BM25 scores of the units at ``allowed`` (distinct positions, ascending), aligned with it."""
         starts, ends = self._columns(query_tokens)
-        return _add_columns_at(self._indices, self._data, starts, ends, np.asarray(allowed, dtype=self._indices.dtype))
+        return add_columns_at(self._indices, self._data, starts, ends, np.asarray(allowed, dtype=self._indices.dtype))
 
     def candidates(self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(positions ascending, scores) of units that include the k best-scoring ones among ``allowed`` (all units

@@ -58,3 +58,27 @@ def test_the_encoder_is_consulted_when_coverage_is_weak_but_possible(assistant, 
     assert assistant.answerer._coverage_bound(q) >= assistant.settings.abstain_threshold
     assistant.answerer._candidates(q, assistant.answerer.catalog.doc_hint(q))
     assert len(embeds) == 1
+
+
+def test_a_subject_only_another_plan_covers_is_pointed_there(assistant):
+    answer = assistant.ask("Nam Gia Nghĩa: kiểm tra công tác cải cách hành chính năm 2025 tại một số cơ quan do ai "
+                           "chủ trì?")
+    assert answer.abstained
+    assert "nội dung gần nhất nằm trong Kế hoạch cải cách hành chính năm 2025 của UBND phường Nghĩa Lộ" in answer.answer
+
+
+def test_the_corpus_wide_search_runs_only_when_another_plan_could_cover_better(assistant, monkeypatch):
+    """A question naming a plan is searched corpus-wide too (``_elsewhere``) only when the coverage bound leaves
+    room for another plan to cover it ELSEWHERE_MARGIN better: at a million units that search is the cost."""
+    from assistant.answer import compose
+
+    ans = assistant.answerer
+    calls: list[str | None] = []
+    real = compose.Answerer._candidates
+    monkeypatch.setattr(compose.Answerer, "_candidates",
+                        lambda self, q, doc_id, k=12: calls.append(doc_id) or real(self, q, doc_id, k))
+    answer = ans.ask("Nam Gia Nghĩa đặt mục tiêu mức độ hài lòng của người dân đến năm 2030 là bao nhiêu?")
+    assert not answer.abstained and None not in calls and calls
+    calls.clear()
+    ans.ask("Nam Gia Nghĩa: kiểm tra công tác cải cách hành chính năm 2025 tại một số cơ quan do ai chủ trì?")
+    assert None in calls

@@ -131,3 +131,23 @@ def test_tiled_term_sets_of_a_replicated_index_equal_recomputed_ones(wards):
     for pos in range(0, len(index.tasks), 29):
         t = index.tasks[pos]
         assert tasks[pos] == terms(f"{t.group}. {t.task}")
+
+
+def test_acts_both_named_plans_cite_come_from_those_plans_only(wards, assistant):
+    question = "Văn bản pháp luật nào được cả hai kế hoạch (Nghĩa Lộ 2025 và Nam Gia Nghĩa 2026-2030) cùng viện dẫn?"
+    answer, seed = wards.ask(question), assistant.ask(question)
+    assert not answer.abstained and answer.total == seed.total > 0
+    assert {c.doc_id for c in answer.citations} == {c.doc_id for c in seed.citations}  # not the other wards' copies
+
+
+@pytest.mark.parametrize("question", ["nhiem vu nao trong phu luc phai ban hanh ke hoach trong thang 01 hang nam",
+                                      "Những nhiệm vụ nào trong phụ lục để trống cột Phối hợp thực hiện?",
+                                      "Trong cả hai kế hoạch CCHC, Công an phường được giao chủ trì bao nhiêu nhiệm vụ?"])
+def test_a_list_over_every_ward_holds_each_copy_of_the_seed_list(wards, assistant, question):
+    """Lists look tasks up by field (deadline keys, cited acts, roles): over four copies of the seed plans, the
+    list is the seed's four times over, in index order."""
+    answer, seed = wards.ask(question), assistant.ask(question)
+    assert not seed.abstained and answer.total == 4 * seed.total
+    assert [i["locator"] for i in answer.items[: len(seed.items)]] == [i["locator"] for i in seed.items]
+    copies = {i["doc_id"].rsplit("-w", 1)[-1] if "-w" in i["doc_id"] else "" for i in answer.items}
+    assert copies == {"", "1", "2", "3"} or len(answer.items) == 200

@@ -45,19 +45,6 @@ def test_a_repeated_query_token_counts_again(assistant):
     assert once.max() > 0 and np.allclose(twice, 2 * once)
 
 
-@pytest.mark.parametrize("question", QUESTIONS[:3])
-def test_compiled_loops_equal_the_numpy_ones(lexical, question):
-    """numba's loops and the numpy fallback add the same entries in the same order: identical scores."""
-    from assistant.search import lexical as mod
-
-    starts, ends = lexical._columns(query_tokens(question))
-    full = mod._add_columns_numpy(lexical._indices, lexical._data, starts, ends, lexical.size)
-    assert np.array_equal(lexical.scores(query_tokens(question)), full)
-    allowed = np.arange(0, lexical.size, 7, dtype=lexical._indices.dtype)
-    assert np.array_equal(mod._add_columns_at_numpy(lexical._indices, lexical._data, starts, ends, allowed),
-                          full[allowed])
-
-
 def test_corpus_wide_candidates_hold_the_top_k_with_their_scores():
     from assistant.search.lexical import _threshold
 
