@@ -10,7 +10,10 @@ import re
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..models import Answer, TaskRecord
+from ..search.columns import Codes
 from ..search.index import Index, derived
 from ..text.legal_ids import legal_keys
 from ..text.normalize import fold
@@ -39,23 +42,28 @@ def base_locator(t: TaskRecord) -> str:
     return t.locator.split(" › dòng")[0]
 
 
-def _group_filter(tasks: list[TaskRecord], q: Question) -> tuple[list[TaskRecord], str] | None:
+def _group_filter(fields: TaskFields, sel: np.ndarray, q: Question) -> tuple[np.ndarray, str] | None:
+    """The selected tasks (positions) of the section the question names: a Roman numeral of the appendix, or a
+    task group whose words the question holds."""
     m = _ROMAN_GROUP.search(q.folded)
     if m and "phu luc" in q.folded:
         numeral = m.group(1).upper()
-        chosen = [t for t in tasks if t.source == "appendix" and t.locator.split(" › ")[1] == numeral]
-        if chosen:
+        code = fields.numerals.index.get(numeral)
+        chosen = sel[fields.numerals.codes[sel] == code] if code is not None else sel[:0]
+        if len(chosen):
             return chosen, f"mục {numeral} của Phụ lục"
-    groups = {t.group for t in tasks if t.group}
+    groups = [fields.groups.values[c] for c in np.unique(fields.groups.codes[sel]).tolist()]
     q_words = set(re.findall(r"[a-z]+", q.folded))
     best = None
     for g in groups:
+        if not g:
+            continue
         g_words = set(re.findall(r"[a-z]+", fold(g)))
         covered = len(g_words) >= 2 and len(g_words & q_words) / len(g_words) >= 0.8
         if covered and (best is None or len(g_words) > len(best[1])):
             best = (g, g_words)
     if best:
-        return [t for t in tasks if t.group == best[0]], f"lĩnh vực «{best[0]}»"
+        return sel[fields.groups.codes[sel] == fields.groups.index[best[0]]], f"lĩnh vực «{best[0]}»"
     return None
 
 
@@ -143,27 +151,28 @@ def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
     empty = _EMPTY.search(q.folded)
     if empty:
         narrow(fields.empty[_EMPTY_ROLE[empty.group(1)]])
-    tasks = index.tasks if chosen is None else [index.tasks[i] for i in sorted(chosen)]
+    tasks = index.tasks
+    sel = np.arange(len(tasks)) if chosen is None else np.array(sorted(chosen), dtype=np.int64)
     if about and len(set(about.group(1).split()) - {"viec", "gi", "nao", "nhung", "cac", "cai"}) >= 2:
         phrase = about.group(1).strip()
-        tasks = [t for t in tasks if phrase in fold(t.task)]
+        sel = np.array([i for i in sel.tolist() if phrase in fold(tasks[i].task)], dtype=np.int64)
         filters.append(f"liên quan «{phrase}»")
     if empty:
         filters.append(f"không ghi {empty.group(1)}")
-    grouped = _group_filter(tasks, q)
+    grouped = _group_filter(fields, sel, q)
     if grouped:
-        tasks, what = grouped
+        sel, what = grouped
         filters.append(what)
     if not filters and _ALL.search(q.folded) and doc_id:
         filters.append("tất cả nhiệm vụ của kế hoạch")
     if not filters:
         return None
     what = "; ".join(filters)
-    if not tasks:
+    if not len(sel):
         return answerer.abstain(q, f"không có nhiệm vụ nào khớp: {what}")
     limit = answerer.settings.list_limit
     lines, citations, items = [], [], []
-    for n, t in enumerate(tasks[:MAX_ITEMS], 1):
+    for n, t in enumerate((tasks[i] for i in sel[:MAX_ITEMS].tolist()), 1):
         doc = index.docs[t.doc_id]
         task_cite = cite(doc, t.locator, t.field("task").spans[0], max_chars=220)
         items.append({"task": t.task, "deadline": t.deadline, "lead": t.lead, "doc_id": t.doc_id,
@@ -172,9 +181,9 @@ def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
             deadline = f" — thời hạn: {t.deadline}" if t.deadline else ""
             lines.append(f"{n}. {task_cite.quote.rstrip('.')}{deadline} [{doc.title}, {t.locator}]")
             citations.append(task_cite)
-    total = len({(t.doc_id, base_locator(t)) for t in tasks})
+    total = len(np.unique(fields.rows.codes[sel]))  # an appendix row split over several lines counts once
     head = f"Có {total} nhiệm vụ ({what})"
-    more = f"\n… và {len(tasks) - limit} nhiệm vụ khác (xem bảng nhiệm vụ của đơn vị)." if len(tasks) > limit else ""
+    more = f"\n… và {len(sel) - limit} nhiệm vụ khác (xem bảng nhiệm vụ của đơn vị)." if len(sel) > limit else ""
     return Answer(answer=head + ":\n" + "\n".join(lines) + more, abstained=False, citations=citations, kind=q.kind,
                   items=items, total=total)
 
@@ -209,6 +218,9 @@ class TaskFields:
             self.empty[role] = {i for i, t in enumerate(tasks)
                                 if not t.value(role) and not (role == "lead" and t.value("executor"))}
         self.headings = _headings(tasks)
+        self.numerals = Codes(t.locator.split(" › ")[1] if t.source == "appendix" else "" for t in tasks)
+        self.groups = Codes(t.group for t in tasks)
+        self.rows = Codes(f"{t.doc_id}\t{base_locator(t)}" for t in tasks)
         for i, t in enumerate(tasks):
             for f in t.fields:
                 self.spans[(t.doc_id, f.role)] += f.spans

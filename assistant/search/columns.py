@@ -1,4 +1,5 @@
-"""Compiled loops over column-stored postings (a term's units, ascending, with a value per entry or per term).
+"""Columns of an index as arrays: compiled loops over postings (a term's units, ascending, with a value per entry
+or per term), and string columns as integer codes.
 
 Sums over many long columns are the cost of a corpus-wide question at scale (~10M entries per question at a
 million units): here they run compiled (numba), with numpy fallbacks that give identical results (the same
@@ -13,6 +14,8 @@ try:
     from numba import njit
 except ImportError:  # pragma: no cover - numba is a dependency; this keeps a broken install answering
     njit = None
+
+from collections.abc import Iterable
 
 SEEK_FACTOR = 16  # per column: binary-search the wanted units when they are this many times fewer than its entries
 
@@ -100,3 +103,20 @@ if njit is not None:
     add_weights = njit(cache=True, nogil=True)(add_weights)
 else:  # pragma: no cover
     add_columns, add_columns_at, add_weights = add_columns_numpy, add_columns_at_numpy, add_weights_numpy
+
+
+class Codes:
+    """A string column as integer codes (``codes[i]``; ``values[code]``), for vectorised equality and counts."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        self.index: dict[str, int] = {}
+        self.codes = np.array([self.index.setdefault(v, len(self.index)) for v in values], dtype=np.int32)
+        self.values = list(self.index)
+
+    def equal(self, value: str) -> np.ndarray:
+        code = self.index.get(value)
+        return np.zeros(len(self.codes), dtype=bool) if code is None else self.codes == code
+
+    def among(self, values: tuple[str, ...]) -> np.ndarray:
+        wanted = [self.index[v] for v in values if v in self.index]
+        return np.isin(self.codes, wanted)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..text.normalize import fold
+from .columns import Codes
 from .dense import HNSW_FROM, Dense
 from .lexical import Lexical
 from .store import Filters, LegResults, StoredUnit, StoreError
@@ -38,22 +39,6 @@ def dense_vectors(dense: Dense) -> np.ndarray:
     if index.ntotal == 0:
         return np.zeros((0, index.d), dtype=np.float32)
     return index.reconstruct_n(0, index.ntotal)
-
-
-class _Codes:
-    """A string column as integer codes, for fast equality masks."""
-
-    def __init__(self, values: list[str]) -> None:
-        self.index: dict[str, int] = {}
-        self.codes = np.array([self.index.setdefault(v, len(self.index)) for v in values], dtype=np.int32)
-
-    def equal(self, value: str) -> np.ndarray:
-        code = self.index.get(value)
-        return np.zeros(len(self.codes), dtype=bool) if code is None else self.codes == code
-
-    def among(self, values: tuple[str, ...]) -> np.ndarray:
-        wanted = [self.index[v] for v in values if v in self.index]
-        return np.isin(self.codes, wanted)
 
 
 class EmbeddedStore:
@@ -170,8 +155,8 @@ class EmbeddedStore:
     def _columns(self) -> None:
         self._allowed_cache: dict[Filters, np.ndarray] = {}
         c = self._cols
-        self._doc, self._kind = _Codes(c["doc_ids"]), _Codes(c["kinds"])
-        self._loc = _Codes([fold(x) for x in c["localities"]])
+        self._doc, self._kind = Codes(c["doc_ids"]), Codes(c["kinds"])
+        self._loc = Codes([fold(x) for x in c["localities"]])
         self._year_from = np.array(c["year_from"], dtype=np.int64)
         self._year_to = np.array(c["year_to"], dtype=np.int64)
 

@@ -16,6 +16,7 @@ from ..models import Hit
 from ..text.normalize import has_diacritics
 from ..text.restore import Restorer
 from ..text.segment import query_tokens
+from .dense import HNSW_FROM
 from .embedder import Embedder
 from .fusion import RRF_K, Fused, fuse
 from .index import Index
@@ -26,6 +27,7 @@ from .store import Filters, Store
 __all__ = ["RRF_K", "Filters", "LockedEmbedder", "Retriever"]
 MODES = ("hybrid", "bm25", "dense", "lexical")  # lexical = the BM25 leg re-scored like hybrid, no encoder
 DEPTH = 1000  # units ranked per leg before fusion (the seed corpus has fewer: fusion is exact there)
+GRAPH_DEPTH = 200  # the dense leg's depth in hybrid fusion once it is an HNSW graph search
 
 
 class LockedEmbedder:
@@ -61,6 +63,9 @@ class Retriever:
         self.index = index
         self.store = store
         self.depth = depth
+        # past HNSW_FROM units the dense leg is a graph search, whose cost grows with k (k = 1000: ~65 ms at 1M
+        # units, k = 200: ~10 ms); below rank 200 a dense rank adds at most w_dense / 260 to a fused score
+        self.dense_depth = depth if len(index.units) < HNSW_FROM else min(depth, GRAPH_DEPTH)
         self.embedder = embedder
         self._query_vector = lru_cache(maxsize=4096)(embedder.embed_query)  # kiosks repeat questions
         self._bm25_leg = lru_cache(maxsize=256)(self._bm25_ranked)  # a store written to gets a new Retriever
@@ -84,7 +89,8 @@ class Retriever:
         if mode in ("hybrid", "bm25", "lexical"):
             legs["bm25"] = self._bm25_leg(tuple(query_tokens(question)), k, filters)
         if mode == "dense" or (mode == "hybrid" and self.dense_weight(question) > 0):
-            legs.update(self.store.search(None, self._query_vector(self.dense_text(question)), k, filters))
+            dense_k = k if mode == "dense" else min(k, self.dense_depth)
+            legs.update(self.store.search(None, self._query_vector(self.dense_text(question)), dense_k, filters))
         return legs
 
     def _bm25_ranked(self, tokens: tuple[str, ...], k: int, filters: Filters | None) -> list[str]:

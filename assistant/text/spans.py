@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ..models import Span
 from .normalize import collapse_ws, fold
@@ -15,7 +16,22 @@ def quote(source: str, span: Span) -> str:
 
 
 def collapsed_map(source: str, span: Span) -> tuple[str, list[int]]:
-    """Collapsed text of ``source[span]`` and, for each of its characters, the offset in ``source``."""
+    """Collapsed text of ``source[span]`` and, for each of its characters, the offset in ``source`` (shared with
+    other callers: do not modify it). Long spans — a whole plan, searched for a heading — are remembered."""
+    if span[1] - span[0] > LONG_SPAN:
+        return _collapsed_long(source, span[0], span[1])
+    return _collapsed(source, span)
+
+
+LONG_SPAN = 4096
+
+
+@lru_cache(maxsize=8)  # ~2 MB each for a 60k-character plan
+def _collapsed_long(source: str, start: int, end: int) -> tuple[str, list[int]]:
+    return _collapsed(source, (start, end))
+
+
+def _collapsed(source: str, span: Span) -> tuple[str, list[int]]:
     text_parts: list[str] = []
     offsets: list[int] = []
     s, e = span
