@@ -176,6 +176,7 @@ class Postings:
         self.starts, self.rows = unit_terms.inverted()
         self.extra = {t: np.asarray(ps, dtype=np.int32) for t, ps in (extra or {}).items()}  # e.g. cited acts
         self.size = len(unit_terms)
+        add_weights(self.rows, self.starts[:0], self.starts[:0], np.zeros(0), 0)  # compiled now, not mid-question
 
     def units(self, term: str) -> np.ndarray | None:
         i = self.vocab.ids.get(term)

@@ -133,7 +133,7 @@ def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
     window = time_keys(q.text)
     if not window and _DUE.search(q.folded):
         window = {f"y{y}" for y in _YEAR_IN.findall(q.folded)}
-    if window:  # matches_time or _due_in_year, looked up
+    if window:  # a deadline naming the quarter/month asked (with its year when one is asked), or the year asked
         specific = {k for k in window if "-" in k}
         due: set[int] = set()
         for k in specific or window:

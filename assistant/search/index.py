@@ -2,9 +2,9 @@
 
 Layout: ``index/current`` is a symlink to ``index/builds/<build-id>/`` holding ``meta.json``, ``units.json``,
 ``tasks.json``, ``legal.json``, ``bm25/``, ``dense.faiss`` and ``terms.npz`` (every unit's term sets, which the
-answer stage would otherwise extract at start-up: 0.3–0.6 ms a unit, minutes at a million units). A build is written to a new build directory and
-the symlink is replaced atomically, so readers never see a half-written index and a failed build changes
-nothing.
+answer stage would otherwise extract at start-up: 0.3–0.6 ms a unit, minutes at a million units). A build is
+written to a new build directory and the symlink is replaced atomically, so readers never see a half-written
+index and a failed build changes nothing.
 """
 
 from __future__ import annotations
@@ -96,9 +96,8 @@ def _sample(count: int, n: int = 32) -> list[int]:
 
 def precompute(index: Index) -> dict[str, TermSets]:
     """Every term set the answer stage derives from an index, computed now (at build time, to be stored)."""
-    from ..answer.compose import (
-        unit_term_sets,  # the stages that own these term sets, imported late (no cycle)
-    )
+    # the stages that own these term sets, imported here: they import this module
+    from ..answer.compose import unit_term_sets
     from .rescore import rescore_term_sets
 
     unit_term_sets(index), rescore_term_sets(index)

@@ -28,6 +28,7 @@ class Lexical:
         self._bm25 = retriever
         s = retriever.scores
         self._data, self._indices, self._indptr = s["data"], s["indices"], s["indptr"]
+        self.scores([]), self.scores_at([], np.zeros(0, dtype=self._indices.dtype))  # compiled now, not mid-question
 
     @classmethod
     def build(cls, corpus_tokens: list[list[str]]) -> Lexical:
