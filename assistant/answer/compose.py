@@ -386,8 +386,8 @@ class Answerer:
 
 def unit_term_sets(index: Index) -> tuple[TermSets, TermSets]:
     """The terms of each unit's indexed text and of each task's text (group and task), once per index."""
-    units = term_sets(index, "answer.unit_terms", lambda p: terms(unit_text(index.units[p])), len(index.units))
-    tasks = term_sets(index, "answer.task_terms", lambda p: terms(f"{index.tasks[p].group}. {index.tasks[p].task}"),
+    units = term_sets(index, "answer.unit_terms", lambda p: unit_text(index.units[p]), terms, len(index.units))
+    tasks = term_sets(index, "answer.task_terms", lambda p: f"{index.tasks[p].group}. {index.tasks[p].task}", terms,
                       len(index.tasks))
     return units, tasks
 

@@ -35,8 +35,10 @@ class Vocab:
 
 
 class TermSets:
-    def __init__(self, vocab: Vocab, offsets: np.ndarray, ids: np.ndarray, cache: int = 8192) -> None:
+    def __init__(self, vocab: Vocab, offsets: np.ndarray, ids: np.ndarray, cache: int = 8192,
+                 keys: np.ndarray | None = None) -> None:
         self.vocab, self.offsets, self.ids = vocab, offsets, ids
+        self.keys = keys  # optional: a hash of each row's source text (``search.index.text_key``)
         self._get = lru_cache(maxsize=cache)(self._row)
 
     @classmethod
@@ -92,6 +94,8 @@ def save_term_sets(path: Path, sets: dict[str, TermSets]) -> None:
     arrays = {"vocab": np.frombuffer("\n".join(words).encode(), dtype=np.uint8)}
     for name, s in sets.items():
         arrays[f"{name}:offsets"], arrays[f"{name}:ids"] = s.offsets, s.ids
+        if s.keys is not None:
+            arrays[f"{name}:keys"] = s.keys
     tmp = path.with_name(f".{path.name}.tmp.npz")
     np.savez(tmp, **arrays)
     tmp.rename(path)
@@ -105,4 +109,5 @@ def load_term_sets(path: Path) -> dict[str, TermSets]:
         for w in text.split("\n") if text else []:
             vocab.add(w)
         names = {k.rsplit(":", 1)[0] for k in data.files if k != "vocab"}
-        return {n: TermSets(vocab, data[f"{n}:offsets"], data[f"{n}:ids"]) for n in sorted(names)}
+        return {n: TermSets(vocab, data[f"{n}:offsets"], data[f"{n}:ids"],
+                            keys=data[f"{n}:keys"] if f"{n}:keys" in data.files else None) for n in sorted(names)}

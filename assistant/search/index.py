@@ -70,18 +70,39 @@ def derived(index: Index, name: str, compute: Callable[[], T]) -> T:
     return cache[name]
 
 
-def term_sets(index: Index, name: str, row: Callable[[int], Iterable[str]], count: int) -> TermSets:
-    """``row(0)``…``row(count - 1)`` as TermSets over the index's one vocabulary, computed once per index — or
-    the rows stored with the build (``terms.npz``), when a sample of them recomputes the same: code that changed
-    how terms are drawn since the build makes them stale, and they are computed again."""
+def term_sets(index: Index, name: str, text: Callable[[int], str], extract: Callable[[str], Iterable[str]],
+              count: int) -> TermSets:
+    """``extract(text(p))`` for p in 0…count-1 as TermSets over the index's one vocabulary, computed once per
+    index. At load, the rows stored with the build (``terms.npz``) are used when a sample of them extracts the
+    same (code that changed how terms are drawn makes them stale: they are computed again). At build, rows whose
+    text the previous build already held are carried over from it (one plan re-indexed: only its rows are
+    extracted), keyed by a hash of the text."""
     def compute() -> TermSets:
         stored = index.__dict__.get("_stored_terms", {}).get(name)
         if stored is not None and len(stored) == count and all(
-                stored[p] == frozenset(row(p)) for p in _sample(count)):
+                stored[p] == frozenset(extract(text(p))) for p in _sample(count)):
             return stored
-        return TermSets.build(map(row, range(count)), vocab(index))
+        texts = [text(p) for p in range(count)]
+        keys = [text_key(t) for t in texts]
+        before = index.__dict__.get("_previous_terms", {}).get(name)
+        known: dict[int, int] = {}
+        if before is not None and before.keys is not None:
+            known = {k: i for i, k in enumerate(before.keys.tolist())}
+            same = [p for p in range(count) if keys[p] in known]
+            check = same[:: -(-len(same) // 32) or 1]  # ~32 carried rows extracted again: same terms?
+            if not all(before[known[keys[p]]] == frozenset(extract(texts[p])) for p in check):
+                known = {}  # drawn by other code: extract every row again
+        rows = (before[known[k]] if k in known else extract(t) for t, k in zip(texts, keys, strict=True))
+        out = TermSets.build(rows, vocab(index))
+        out.keys = np.array(keys, dtype=np.int64)
+        return out
 
     return derived(index, name, compute)
+
+
+def text_key(text: str) -> int:
+    """A stable 63-bit hash of a row's text (rows carried across builds are matched by it)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1
 
 
 def vocab(index: Index) -> Vocab:
@@ -102,6 +123,15 @@ def precompute(index: Index) -> dict[str, TermSets]:
 
     unit_term_sets(index), rescore_term_sets(index)
     return {k: v for k, v in index.__dict__["_derived"].items() if isinstance(v, TermSets)}
+
+
+def _previous_term_sets(index_dir: Path) -> dict[str, TermSets]:
+    """The current build's stored term sets, to carry unchanged rows into a new build (none if unreadable)."""
+    build = current_build(index_dir)
+    try:
+        return load_term_sets(build / "terms.npz") if build and (build / "terms.npz").is_file() else {}
+    except Exception:  # noqa: BLE001 - a damaged file only means every row is extracted again
+        return {}
 
 
 def units_by_doc(index: Index) -> dict[str, list[int]]:
@@ -187,6 +217,7 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
     lexical = Lexical.build([tokens(t) for t in texts])
     dense = Dense.build(vectors)
     built = Index({}, {d.doc_id: d for d in docs}, units, tasks, legal, lexical, dense, _link_tasks(units, tasks))
+    built.__dict__["_previous_terms"] = _previous_term_sets(settings.index_dir)
     term_sets_ = precompute(built)
 
     builds = settings.index_dir / "builds"

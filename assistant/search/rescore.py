@@ -55,8 +55,8 @@ def rescore_term_sets(index: Index) -> tuple[TermSets, TermSets]:
     """Each unit's terms (its indexed text and locator) and its words written with diacritics, once per index."""
     text = lambda p: f"{unit_text(index.units[p])} {index.units[p].locator}"  # noqa: E731
     n = len(index.units)
-    return (term_sets(index, "rescore.terms", lambda p: terms(text(p)), n),
-            term_sets(index, "rescore.marked", lambda p: marked_words(text(p)), n))
+    return (term_sets(index, "rescore.terms", text, terms, n),
+            term_sets(index, "rescore.marked", text, marked_words, n))
 
 
 @dataclass

@@ -41,3 +41,27 @@ def test_stale_stored_sets_are_recomputed(assistant, settings, tmp_path):
         assert all(units[p] == good[p] for p in range(len(good)))
     finally:
         save_term_sets(build / "terms.npz", stored)
+
+
+def test_a_rebuild_carries_over_the_rows_whose_text_it_already_held(assistant, tmp_path, monkeypatch):
+    """Rows are keyed by a hash of their text: rebuilding an unchanged corpus extracts no unit's terms again
+    (beyond the sample that checks the carried rows), and the carried sets equal freshly extracted ones."""
+    from assistant.answer import compose
+    from assistant.search.index import build_index
+    from assistant.settings import Settings
+
+    settings = Settings(index_dir=tmp_path / "index", cache_dir=assistant.settings.cache_dir)
+    build_index(settings, embedder=assistant.embedder)
+    first = load_term_sets(current_build(settings.index_dir) / "terms.npz")
+    calls = []
+    real = compose.terms
+    monkeypatch.setattr(compose, "terms", lambda text: calls.append(text) or real(text))
+    build_index(settings, embedder=assistant.embedder)
+    second = load_term_sets(current_build(settings.index_dir) / "terms.npz")
+    n_units, n_tasks = len(first["answer.unit_terms"]), len(first["answer.task_terms"])
+    assert 0 < len(calls) <= 2 * 33 < n_units + n_tasks  # the sample checks only
+    for name in NAMES:
+        assert np.array_equal(first[name].keys, second[name].keys)
+        assert all(first[name][p] == second[name][p] for p in range(len(first[name])))
+    units, _ = unit_term_sets(assistant.index)
+    assert all(second["answer.unit_terms"][p] == units[p] for p in range(n_units))
