@@ -174,13 +174,16 @@ def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
     lines, citations, items = [], [], []
     for n, t in enumerate((tasks[i] for i in sel[:MAX_ITEMS].tolist()), 1):
         doc = index.docs[t.doc_id]
-        task_cite = cite(doc, t.locator, t.field("task").spans[0], max_chars=220)
+        # a task cell wrapped over lines of the appendix table is several spans: quote each, read them as one
+        task_cites = [cite(doc, t.locator, span, max_chars=220) for span in t.field("task").spans]
+        task_cite = task_cites[0]
         items.append({"task": t.task, "deadline": t.deadline, "lead": t.lead, "doc_id": t.doc_id,
                       "locator": t.locator, "quote": task_cite.quote, "start": task_cite.start, "end": task_cite.end})
         if n <= limit:
             deadline = f" — thời hạn: {t.deadline}" if t.deadline else ""
-            lines.append(f"{n}. {task_cite.quote.rstrip('.')}{deadline} [{doc.title}, {t.locator}]")
-            citations.append(task_cite)
+            text = " ".join(c.quote for c in task_cites).rstrip(".")
+            lines.append(f"{n}. {text}{deadline} [{doc.title}, {t.locator}]")
+            citations += task_cites
     total = len(np.unique(fields.rows.codes[sel]))  # an appendix row split over several lines counts once
     head = f"Có {total} nhiệm vụ ({what})"
     more = f"\n… và {len(sel) - limit} nhiệm vụ khác (xem bảng nhiệm vụ của đơn vị)." if len(sel) > limit else ""

@@ -151,3 +151,16 @@ def test_a_list_over_every_ward_holds_each_copy_of_the_seed_list(wards, assistan
     assert [i["locator"] for i in answer.items[: len(seed.items)]] == [i["locator"] for i in seed.items]
     copies = {i["doc_id"].rsplit("-w", 1)[-1] if "-w" in i["doc_id"] else "" for i in answer.items}
     assert copies == {"", "1", "2", "3"} or len(answer.items) == 200
+
+
+def test_a_task_cell_wrapped_over_table_lines_is_quoted_whole_in_a_list(assistant):
+    """An appendix cell that wraps onto the next table line is two spans: the list line reads them as one text,
+    each quoted verbatim and cited (it used to stop at the first line: "… thực hiện Quyết — thời hạn")."""
+    from assistant.text.spans import quote
+
+    answer = assistant.ask("Những nhiệm vụ nào trong phụ lục để trống cột Phối hợp thực hiện?")
+    line = next(x for x in answer.answer.splitlines() if x.startswith("1. "))
+    assert "thực hiện Quyết định số 1441/QĐ-UBND" in line
+    docs = assistant.index.docs
+    assert all(quote(docs[c.doc_id].text, (c.start, c.end)) == c.quote for c in answer.citations)
+    assert any(c.quote.startswith("định số 1441/QĐ-UBND") for c in answer.citations)
