@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 
-from ..models import Answer, Citation, Hit, TaskRecord
+from ..models import Answer, Hit, TaskRecord
 from ..search.index import Index, term_sets, unit_text
 from ..search.retrieve import Filters, Retriever
 from ..settings import Settings
@@ -22,23 +22,12 @@ from .analyze import Question, analyze
 from .catalog import Catalog, Postings, home_documents, ward_name
 from .docfacts import answer_doc_fact
 from .duties import registry_for
-from .evidence import Idf, cite, coverage, coverage_of, sentences, terms, topic_terms
+from .evidence import Idf, coverage_of, terms, topic_terms
+from .fields import FIELD_ROLES, LABELS, answer_assignment, answer_field, answer_passage, answer_signer
 from .figures import Figures
 from .lists import answer_list, task_fields
 from .termsets import TermSets
 
-FIELD_ROLES = {"lead": ("lead", "executor"), "partner": ("partners",), "monitor": ("monitor",),
-               "deadline": ("deadline",), "product": ("product",)}
-LABELS = {"lead": "Cơ quan chủ trì", "executor": "Cơ quan thực hiện", "partners": "Cơ quan phối hợp",
-          "proposer": "Cơ quan đề xuất",
-          "monitor": "Cơ quan theo dõi, kiểm tra, đôn đốc", "deadline": "Thời gian thực hiện", "product": "Sản phẩm"}
-_ASSIGN = re.compile(r"\bGiao\s+((?:[Pp]hòng|Văn phòng|Trung tâm|Công an|UBND|Ủy ban)[^,;:.]{3,90}?)\s+"
-                     r"(?:chủ trì|thường xuyên|ứng dụng|tham mưu|thực hiện|theo dõi|phối hợp)")
-_RESPONSIBLE_ANY = re.compile(r"((?:[Pp]hòng|Văn phòng|Trung tâm|Công an)[^;:.]{3,90}?)\s+có trách nhiệm")
-_RESPONSIBLE = re.compile(r"((?:[Pp]hòng|Văn phòng|Trung tâm|Công an)[^,;:.]{3,90}?)\s+có trách nhiệm[^.]{0,80}"
-                          r"(?:theo dõi|đôn đốc|kiểm tra)")
-ROLE_MENTIONS = [(r"co quan thuc hien|\bthuc hien la\b", "executor"), (r"de xuat", "proposer"),
-                 (r"phoi hop", "partners"), (r"theo doi|don doc", "monitor")]
 EXAMPLES = ["Ai chủ trì số hóa hồ sơ thủ tục hành chính?", "Tỷ lệ hồ sơ trực tuyến toàn trình đạt bao nhiêu?",
             "Trung tâm Phục vụ hành chính công phải làm những việc gì?", "Ai ký Kế hoạch của phường Nghĩa Lộ?"]
 
@@ -126,10 +115,10 @@ class Answerer:
             return self.abstain(q, "tài liệu không nhắc đến văn bản này")
         doc_id = home_doc or self.catalog.doc_hint(q)
         if q.kind == "signer":
-            return self._signer(q, [doc_id] if doc_id else self.catalog.named_docs(q))
+            return answer_signer(self, q, [doc_id] if doc_id else self.catalog.named_docs(q))
         follow = self._follow_up(q, conversation_id)
         if follow is not None:
-            return self._field_answer(q, [Candidate(-1, 1.0, 1.0, follow)], conversation_id, both=False)
+            return answer_field(self, q, [Candidate(-1, 1.0, 1.0, follow)], conversation_id, both=False)
         fact = answer_doc_fact(self, q, doc_id)
         if fact is not None:
             return fact
@@ -152,7 +141,7 @@ class Answerer:
         if doc_id and (other := self._elsewhere(q, doc_id, cands[0])):
             return self.abstain(q, f"kế hoạch được hỏi không có nội dung này; nội dung gần nhất nằm trong {other}")
         if q.kind in ("lead", "monitor") and cands[0].task is None:
-            assigned = self._assignment(q, cands[0])
+            assigned = answer_assignment(self, q, cands[0])
             if assigned is not None:
                 return assigned
         if q.kind in FIELD_ROLES:
@@ -162,7 +151,7 @@ class Answerer:
                 # the task asked about is found, but the plan leaves this field empty: say so, invent nothing
                 return self.abstain(q, f"nhiệm vụ tại {best.task.locator} không ghi {LABELS[FIELD_ROLES[q.kind][0]].lower()}")
             if with_field and with_field[0].cov >= self.settings.abstain_threshold:
-                return self._field_answer(q, with_field, conversation_id, both=doc_id is None)
+                return answer_field(self, q, with_field, conversation_id, both=doc_id is None)
         if q.kind == "legal" and not q.legal_keys:
             acts = answer_unit_acts(self, q, cands[0].pos)
             if acts is not None:
@@ -171,7 +160,7 @@ class Answerer:
             plan_years = [y for y in q.years if y not in self.catalog.years]
             found = None if plan_years else self.figures.answer(q, cands, self)
             return found or self.abstain(q, "tài liệu không nêu con số này")
-        return self._passage_answer(q, cands)
+        return answer_passage(self, q, cands)
 
     # ----------------------------------------------------------------- evidence
     def rerank(self, question: str, top_k: int = 10, doc_id: str | None = None) -> list[Hit]:
@@ -300,80 +289,6 @@ class Answerer:
             while len(self._conversations) > 5000:
                 self._conversations.popitem(last=False)
 
-    # ----------------------------------------------------------------- composition
-    def _field_answer(self, q: Question, cands: list[Candidate], conversation_id: str | None, both: bool) -> Answer:
-        chosen = [cands[0]]
-        if both:
-            other = next((c for c in cands[1:] if c.task and c.task.doc_id != cands[0].task.doc_id
-                          and c.score >= 0.9 * cands[0].score and c.cov >= self.settings.abstain_threshold), None)
-            if other:
-                chosen.append(other)
-        lines, citations = [], []
-        for c in chosen:
-            task = c.task
-            doc = self.index.docs[task.doc_id]
-            roles = [next(r for r in FIELD_ROLES[q.kind] if task.value(r))]
-            # the question names another role the task has ("cơ quan thực hiện", "đề xuất"): give it too
-            roles += [r for w, r in ROLE_MENTIONS if re.search(w, q.folded) and task.value(r) and r not in roles]
-            if q.kind == "lead" and task.value("executor") and "executor" not in roles:
-                roles.append("executor")  # "chủ trì: các cơ quan …; thực hiện: Trung tâm …" — both are the answer
-            prefix = f"Theo {doc.title} ({task.locator})" if len(chosen) > 1 else ""
-            parts = []
-            for role in roles:
-                f = task.field(role)
-                parts.append(f"{LABELS[role]}: {f.value.rstrip('.')}.")  # a value may end with its own full stop
-                citations += [cite(doc, task.locator, s) for s in f.spans]
-            lines.append(f"{prefix + ': ' if prefix else ''}{' '.join(parts)}")
-            task_field = task.field("task")
-            citations.append(cite(doc, task.locator, task_field.spans[0], max_chars=300))
-        first = chosen[0].task
-        self.remember(conversation_id, first)
-        doc = self.index.docs[first.doc_id]
-        source = "" if len(chosen) > 1 else f" (Nhiệm vụ «{_short(first.task)}» — {doc.title}, {first.locator}.)"
-        return Answer(answer=" ".join(lines) + source, abstained=False, citations=_dedupe(citations), kind=q.kind)
-
-    def _assignment(self, q: Question, cand: Candidate) -> Answer | None:
-        """A plan sentence that assigns work ("Giao phòng Văn hóa – Xã hội chủ trì, tham mưu …") answers who leads."""
-        unit = self.index.units[cand.pos]
-        doc = self.index.docs[unit.doc_id]
-        text = doc.text[unit.span[0] : unit.span[1]]
-        m = (_ASSIGN.search(text) or _RESPONSIBLE_ANY.search(text)) if q.kind == "lead" else _RESPONSIBLE.search(text)
-        responsible = m is not None and "có trách nhiệm" in m.group(0)
-        if not m or cand.cov < self.settings.abstain_threshold:
-            return None
-        who = cite(doc, unit.locator, (unit.span[0] + m.start(1), unit.span[0] + m.end(1)))
-        sentence = cite(doc, unit.locator, unit.span)
-        label = LABELS["monitor"] if q.kind == "monitor" else ("Cơ quan chịu trách nhiệm" if responsible else LABELS["lead"])
-        return Answer(answer=f"{label}: {who.quote}. (Theo {doc.title}, {unit.locator}: «{_short(sentence.quote, 160)}»)",
-                      abstained=False, citations=[who, sentence], kind=q.kind)
-
-    def _signer(self, q: Question, doc_ids: list[str]) -> Answer:
-        """Who signed the plans named (every plan when none is)."""
-        units = [(i, self.index.units[i]) for i in self.catalog.signatures
-                 if not doc_ids or self.index.units[i].doc_id in doc_ids]
-        asked = re.search(r"pho chu tich|bi thu|truong phong|giam doc|chanh van phong", q.folded)
-        if asked and not any(asked.group(0) in fold(u.text) for _, u in units):
-            return self.abstain(q, f"tài liệu không ghi tên {asked.group(0)}")
-        lines, citations = [], []
-        for _, u in units:
-            doc = self.index.docs[u.doc_id]
-            lines.append(f"{doc.title} do {u.text} ký.")
-            citations.append(cite(doc, u.locator, u.span))
-        if not lines:
-            return self.abstain(q, "tài liệu không ghi người ký")
-        return Answer(answer=" ".join(lines), abstained=False, citations=citations, kind="signer")
-
-    def _passage_answer(self, q: Question, cands: list[Candidate]) -> Answer:
-        best = cands[0]
-        unit = self.index.units[best.pos]
-        doc = self.index.docs[unit.doc_id]
-        spans = [best.task.field("task").spans[0]] if best.task else sentences(doc.text, unit.span)
-        scored = sorted(spans, key=lambda s: -coverage(q.topic, terms(doc.text[s[0]:s[1]]), self.idf))
-        citation = cite(doc, unit.locator, scored[0])
-        text = citation.quote.lstrip("-+• ")
-        return Answer(answer=f"{text} (Theo {doc.title}, {unit.locator}.)", abstained=False,
-                      citations=[citation], kind=q.kind)
-
     def abstain(self, q: Question, reason: str) -> Answer:
         docs = self.index.docs
         titles = "; ".join(d.title for d in docs.values()) if len(docs) <= 6 else (
@@ -411,16 +326,3 @@ def _fit(q: Question, task: TaskRecord) -> float:
     if q.years and years_in_task and not {str(y) for y in q.years} & years_in_task:
         bonus -= 0.08
     return bonus
-
-
-def _short(text: str, n: int = 90) -> str:
-    return text if len(text) <= n else text[: text.rfind(" ", 0, n)] + "…"
-
-
-def _dedupe(citations: list[Citation]) -> list[Citation]:
-    seen, out = set(), []
-    for c in citations:
-        if (c.doc_id, c.start, c.end) not in seen:
-            seen.add((c.doc_id, c.start, c.end))
-            out.append(c)
-    return out
