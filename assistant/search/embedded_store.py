@@ -85,12 +85,12 @@ class EmbeddedStore:
         legs: LegResults = {}
         allowed, mask = self._allowed(filters)
         if tokens is not None:
-            legs["bm25"] = [] if self._lexical is None else self._bm25(tokens, k, mask, allowed)
+            legs["bm25"] = [] if self._lexical is None else self._bm25(tokens, k, allowed)
         if vector is not None:
             legs["dense"] = [] if self._dense is None else self._nearest(vector, k, mask, allowed)
         return legs
 
-    def _bm25(self, tokens: list[str], k: int, mask: np.ndarray | None, allowed: np.ndarray | None) -> list[str]:
+    def _bm25(self, tokens: list[str], k: int, allowed: np.ndarray | None) -> list[str]:
         pos, scores = self._lexical.candidates(tokens, k, allowed)  # units with no matching token: none
         return self._ranked(pos, scores, k)
 
@@ -140,7 +140,8 @@ class EmbeddedStore:
 
     def _allowed(self, filters: Filters | None) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The allowed positions (ascending) and mask; (None, None) without a filter. Filters that allow few
-        units (one plan, one ward) are remembered by their positions alone (the mask is then built if needed)."""
+        units (one plan, one ward) are remembered by their positions alone (only a graph search over many
+        allowed units needs the mask, and those are not remembered)."""
         got = self._allowed_cache.get(filters) if filters is not None else None
         if got is not None:
             return got, None
