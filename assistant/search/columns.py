@@ -72,6 +72,29 @@ def add_weights(indices: np.ndarray, starts: np.ndarray, ends: np.ndarray, weigh
     return out
 
 
+def csc_fill(cols: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """The stable order that groups entries by column (counting sort; ``indptr`` from the column counts)."""
+    heads = indptr[:-1].copy()
+    order = np.empty(len(cols), dtype=np.int64)
+    for i in range(len(cols)):
+        c = cols[i]
+        order[heads[c]] = i
+        heads[c] += 1
+    return order
+
+
+def csc_order(cols: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """(order, indptr): entries taken in ``order`` are grouped by column, keeping their order within a column;
+    column c's entries are ``order[indptr[c]:indptr[c + 1]]``."""
+    indptr = np.zeros(n_cols + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cols, minlength=n_cols), out=indptr[1:])
+    return csc_fill(np.asarray(cols), indptr), indptr
+
+
+def csc_fill_numpy(cols, indptr):  # noqa: ANN001, ANN201 — fallback of csc_fill
+    return np.argsort(cols, kind="stable")
+
+
 def add_columns_numpy(indices, data, starts, ends, n):  # noqa: ANN001, ANN201 — fallback of add_columns
     out = np.zeros(n, dtype=np.float32)
     for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
@@ -101,8 +124,10 @@ if njit is not None:
     add_columns = njit(cache=True, nogil=True)(add_columns)
     add_columns_at = njit(cache=True, nogil=True)(add_columns_at)
     add_weights = njit(cache=True, nogil=True)(add_weights)
+    csc_fill = njit(cache=True, nogil=True)(csc_fill)
 else:  # pragma: no cover
     add_columns, add_columns_at, add_weights = add_columns_numpy, add_columns_at_numpy, add_weights_numpy
+    csc_fill = csc_fill_numpy
 
 
 class Codes:

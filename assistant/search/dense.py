@@ -17,14 +17,19 @@ class Dense:
         self._index = index
 
     @classmethod
-    def build(cls, vectors: np.ndarray) -> Dense:
-        dim = vectors.shape[1]
-        if len(vectors) >= HNSW_FROM:
+    def build(cls, vectors: np.ndarray | list[np.ndarray]) -> Dense:
+        """From one (n, d) array, or several added in turn (one per document: no corpus-wide copy)."""
+        parts = [p for p in (vectors if isinstance(vectors, list) else [vectors]) if len(p)]
+        if not parts:
+            raise ValueError("no vectors to index")
+        dim, total = parts[0].shape[1], sum(len(p) for p in parts)
+        if total >= HNSW_FROM:
             index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efSearch = 128
         else:
             index = faiss.IndexFlatIP(dim)
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        for p in parts:
+            index.add(np.ascontiguousarray(p, dtype=np.float32))
         return cls(index)
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -57,6 +62,10 @@ class Dense:
         if not positions:
             return np.zeros((0, self._index.d), dtype=np.float32)
         return np.stack([self._index.reconstruct(int(i)) for i in positions])
+
+    @property
+    def dim(self) -> int:
+        return int(self._index.d)
 
     @property
     def size(self) -> int:

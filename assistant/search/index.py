@@ -1,6 +1,7 @@
 """Build the hybrid index from the corpus, save it atomically, load it and check it is current.
 
-Layout: ``index/current`` is a symlink to ``index/builds/<build-id>/`` holding ``meta.json``, ``units.json``,
+Layout: ``index/current`` is a symlink to ``index/builds/<build-id>/`` holding ``meta.json`` (which also names
+the per-document shards — ``shards`` — the build was assembled from), ``units.json``,
 ``tasks.json``, ``legal.json``, ``bm25/``, ``dense.faiss`` and ``terms.npz`` (every unit's term sets, which the
 answer stage would otherwise extract at start-up: 0.3–0.6 ms a unit, minutes at a million units). A build is
 written to a new build directory and the symlink is replaced atomically, so readers never see a half-written
@@ -9,7 +10,6 @@ index and a failed build changes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -25,17 +25,19 @@ import numpy as np
 from ..answer.termsets import TermSets, Vocab, load_term_sets, save_term_sets
 from ..corpus import corpus_hash, load_corpus
 from ..errors import IndexStateError
-from ..ingest import Parsed, ingest
 from ..models import Chunk, Document, LegalReference, TaskRecord
 from ..settings import Settings
-from ..text.segment import tokens
 from .dense import Dense
-from .embedder import Embedder, make_embedder
+from .embedder import Embedder
+from .lazy import settings_embedder
 from .lexical import Lexical
 from .records import chunk_from, dump, legal_from, task_from
+from .shards import Progress, ShardCache, stream_shards, text_key, unit_text
+from .termcounts import TermCounts
+
+__all__ = ["Index", "build_index", "load_index", "check_index", "term_sets", "text_key", "unit_text", "units_by_doc"]
 
 FORMAT_VERSION = 1
-Progress = Callable[[str, int, int], None]
 T = TypeVar("T")
 
 
@@ -53,12 +55,6 @@ class Index:
     @property
     def doc_ids(self) -> list[str]:
         return list(self.docs)
-
-
-def unit_text(unit: Chunk) -> str:
-    """What is indexed and embedded: the nearest headings give context, then the unit's own text."""
-    context = " › ".join(h for h in unit.heading_path[-2:] if h)
-    return f"{context}. {unit.text}" if context else unit.text
 
 
 def derived(index: Index, name: str, compute: Callable[[], T]) -> T:
@@ -98,11 +94,6 @@ def term_sets(index: Index, name: str, text: Callable[[int], str], extract: Call
         return out
 
     return derived(index, name, compute)
-
-
-def text_key(text: str) -> int:
-    """A stable 63-bit hash of a row's text (rows carried across builds are matched by it)."""
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1
 
 
 def vocab(index: Index) -> Vocab:
@@ -151,71 +142,32 @@ def _link_tasks(units: list[Chunk], tasks: list[TaskRecord]) -> dict[int, int]:
             if c.kind in ("task", "appendix_row") and (c.doc_id, c.locator) in by_key}
 
 
-class EmbeddingCache:
-    """Vectors by content hash, per model: a rebuild only embeds what changed."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.vectors: dict[str, np.ndarray] = {}
-        if path.is_file():
-            with np.load(path) as data:
-                self.vectors = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
-
-    @staticmethod
-    def key(text: str) -> str:
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp.npz")
-        keys = np.array(list(self.vectors), dtype="U32")
-        np.savez(tmp, keys=keys, vectors=np.stack(list(self.vectors.values())) if self.vectors else np.zeros((0, 1)))
-        os.replace(tmp, self.path)
-
-
-def _all_cores_for_torch() -> None:
-    """Batch embedding wants every core (faiss's single-thread OpenMP setting otherwise applies to torch too)."""
-    try:
-        import torch
-
-        torch.set_num_threads(os.cpu_count() or 1)
-    except ImportError:
-        pass
-
-
-def embed_units(texts: list[str], embedder: Embedder, cache: EmbeddingCache, progress: Progress | None) -> np.ndarray:
-    # by length, so a batch pads its texts to similar lengths (half the embedding time on the seed corpus)
-    missing = sorted((t for t in dict.fromkeys(texts) if cache.key(t) not in cache.vectors), key=len)
-    if missing:
-        _all_cores_for_torch()
-    batch = 16
-    for i in range(0, len(missing), batch):
-        part = missing[i : i + batch]
-        for t, v in zip(part, embedder.embed_passages(part, batch_size=batch), strict=True):
-            cache.vectors[cache.key(t)] = v
-        if progress:
-            progress("embed", min(i + batch, len(missing)), len(missing))
-    if missing:
-        cache.save()
-    return np.stack([cache.vectors[cache.key(t)] for t in texts]).astype(np.float32)
-
-
 def build_index(settings: Settings, embedder: Embedder | None = None, progress: Progress | None = None) -> Path:
-    """Parse the corpus, index it and swap the result into ``settings.index_dir``. Returns the build dir."""
+    """Index the corpus and swap the result into ``settings.index_dir``. Returns the build dir.
+
+    Documents stream through the shard cache (``shards``): only new or changed documents are parsed, tokenised
+    and embedded, a batch at a time; BM25 and FAISS are then assembled from every document's term counts and
+    vectors, and term sets carried over from the previous build where a unit's text is unchanged."""
     started = time.time()
     docs = load_corpus(settings.corpus_dir)  # raises CorpusError before anything is written
-    parsed: list[Parsed] = [ingest(d) for d in docs]
-    units = [c for p in parsed for c in p.chunks]
-    tasks = [t for p in parsed for t in p.tasks]
-    legal = [r for p in parsed for r in p.legal_refs]
-    if progress:
-        progress("parse", len(units), len(units))
-    embedder = embedder or make_embedder(settings.embedding_model, settings.cache_dir / "models")
-    texts = [unit_text(u) for u in units]
-    cache = EmbeddingCache(settings.cache_dir / "embeddings" / f"{_safe(embedder.model_id)}.npz")
-    vectors = embed_units(texts, embedder, cache, progress)
-    lexical = Lexical.build([tokens(t) for t in texts])
+    embedder = embedder or settings_embedder(settings.embedding_model, settings.cache_dir / "models")
+    cache = ShardCache(settings.cache_dir / "shards" / _safe(embedder.model_id))
+    units: list[Chunk] = []
+    tasks: list[TaskRecord] = []
+    legal: list[LegalReference] = []
+    counts: list[TermCounts] = []
+    vectors: list[np.ndarray] = []
+    files: list[str] = []
+    for shard in stream_shards(docs, cache, embedder, progress):
+        units += shard.chunks
+        tasks += shard.tasks
+        legal += shard.legal
+        counts.append(shard.counts)
+        vectors.append(shard.vectors)
+        files.append(shard.file)
+    lexical = Lexical.from_counts(counts)
     dense = Dense.build(vectors)
+    del counts, vectors
     built = Index({}, {d.doc_id: d for d in docs}, units, tasks, legal, lexical, dense, _link_tasks(units, tasks))
     built.__dict__["_previous_terms"] = _previous_term_sets(settings.index_dir)
     term_sets_ = precompute(built)
@@ -230,10 +182,11 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
             "format_version": FORMAT_VERSION,
             "corpus_hash": corpus_hash(docs),
             "model_id": embedder.model_id,
-            "dim": int(vectors.shape[1]),
+            "dim": dense.dim,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.time() - started, 2),
             "counts": {"documents": len(docs), "units": len(units), "tasks": len(tasks), "legal_refs": len(legal)},
+            "shards": files,
         }
         _write_json(tmp / "docs.json", [d.meta() for d in docs])
         _write_json(tmp / "units.json", [dump(u) for u in units])
@@ -249,8 +202,22 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _swap_current(settings.index_dir, final)
+    before = _shards_in_use(builds)
     _prune(builds, keep=final)
+    kept = _shards_in_use(builds)
+    cache.prune(docs, dropped=before - kept, keep=kept)
     return final
+
+
+def _shards_in_use(builds: Path) -> set[str]:
+    """The shard files the builds still on disk were made from (a spare build may be swapped back in)."""
+    used: set[str] = set()
+    for build in builds.iterdir():
+        try:
+            used.update(json.loads((build / "meta.json").read_text(encoding="utf-8")).get("shards", []))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return used
 
 
 def _safe(model_id: str) -> str:

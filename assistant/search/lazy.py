@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .e5convert import ensure_model, read_marker
-from .embedder import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
+from .embedder import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, make_embedder
 
 
 class LazyEmbedder:
@@ -46,3 +46,9 @@ def lazy_default_embedder(models_dir: Path) -> LazyEmbedder:
     marker = read_marker(path) or {}
     model_id = f"{DEFAULT_MODEL}@{marker.get('source_sha256', '')[:12]}-c{marker.get('converter_version', 0)}"
     return LazyEmbedder(model_id, int(marker.get("dim", 384)), lambda: SentenceTransformerEmbedder(path))
+
+
+def settings_embedder(name: str, models_dir: Path) -> Embedder:
+    """The embedder a setting names; the packaged default is loaded only once something is embedded (a server
+    with a current index, or a build whose documents are all cached, never loads torch)."""
+    return lazy_default_embedder(models_dir) if name == DEFAULT_MODEL else make_embedder(name, models_dir)

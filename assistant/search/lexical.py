@@ -11,16 +11,26 @@ uses ``np.add.at``, ~40 ms):
   search in a long column, or by walking a short one beside them — so the cost follows the units allowed.
 
 Both add a unit's term scores in query order in float32, as bm25s does, so a unit scores the same either way.
+
+The matrix is built here too, from per-document term counts (:class:`TermCounts`, which a build caches with each
+document): the same scores as ``bm25s.BM25.index`` (Lucene variant, float64 arithmetic stored as float32,
+checked in tests), computed in array operations over the counts — a rebuild does not tokenise or count the
+unchanged documents again, and the corpus's token lists are never held in memory at once.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import bm25s
 import numpy as np
 
-from .columns import add_columns, add_columns_at
+from .columns import add_columns, add_columns_at, csc_order
+from .termcounts import TermCounts
+
+K1, B = 1.2, 0.75
 
 
 class Lexical:
@@ -31,9 +41,41 @@ class Lexical:
         self.scores([]), self.scores_at([], np.zeros(0, dtype=self._indices.dtype))  # compiled now, not mid-question
 
     @classmethod
-    def build(cls, corpus_tokens: list[list[str]]) -> Lexical:
-        retriever = bm25s.BM25(k1=1.2, b=0.75)
-        retriever.index(corpus_tokens, show_progress=False)
+    def build(cls, corpus_tokens: Sequence[Sequence[str]]) -> Lexical:
+        return cls.from_counts([TermCounts.of(corpus_tokens)])
+
+    @classmethod
+    def from_counts(cls, parts: Iterable[TermCounts]) -> Lexical:
+        """The index of the units of ``parts``, in order (what bm25s builds from their token lists)."""
+        vocab: dict[str, int] = {}
+        rows, cols, tfs, lengths, offset = [], [], [], [], 0
+        for part in parts:
+            remap = np.array([vocab.setdefault(t, len(vocab)) for t in part.vocab], dtype=np.int32)
+            rows.append(part.unit.astype(np.int32) + offset)
+            cols.append(remap[part.term] if len(part.term) else part.term.astype(np.int32))
+            tfs.append(part.tf)
+            lengths.append(part.lengths)
+            offset += part.units
+        vocab.setdefault("", len(vocab))  # bm25s adds the empty token to a vocabulary built from strings
+        row = np.concatenate(rows) if rows else np.zeros(0, np.int32)
+        col = np.concatenate(cols) if cols else np.zeros(0, np.int32)
+        tf = np.concatenate(tfs).astype(np.float64) if tfs else np.zeros(0)
+        dl = np.concatenate(lengths) if lengths else np.zeros(0, np.int32)
+        del rows, cols, tfs
+        n = len(dl)
+        df = np.bincount(col, minlength=len(vocab))
+        # bm25s: idf by math.log per term, kept as float32; the term-frequency part in float64; stored float32
+        idf = np.array([math.log(1 + (n - f + 0.5) / (f + 0.5)) for f in df.tolist()], dtype=np.float32)
+        avgdl = dl.mean() if n else np.float64(0)
+        norm = K1 * ((1 - B) + B * dl.astype(np.float64) / avgdl) if n else np.zeros(0)
+        scores = (idf[col].astype(np.float64) * (tf / (norm[row] + tf))).astype(np.float32)
+        del tf
+        order, indptr = csc_order(col, len(vocab))
+        retriever = bm25s.BM25(k1=K1, b=B)
+        retriever.scores = {"data": scores[order], "indices": row[order], "indptr": indptr, "num_docs": n}
+        retriever.vocab_dict = vocab
+        retriever.unique_token_ids_set = set(vocab.values())
+        retriever.nonoccurrence_array = None  # Lucene BM25 has none (bm25s.save writes it if set)
         return cls(retriever)
 
     def _columns(self, query_tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:

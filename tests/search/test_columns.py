@@ -51,3 +51,15 @@ def test_add_weights(seed):
     for s, e, w in zip(starts, ends, weights, strict=True):
         direct[indices[s:e]] += w
     assert np.allclose(got, direct)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_csc_order_groups_entries_by_column_keeping_their_order(seed):
+    rng = np.random.default_rng(seed)
+    cols = rng.integers(0, 50, size=20_000).astype(np.int32)
+    cols[cols == 7] = 8  # an empty column
+    order, indptr = columns.csc_order(cols, 51)
+    assert np.array_equal(order, columns.csc_fill_numpy(cols, indptr))
+    assert np.array_equal(order, np.argsort(cols, kind="stable"))
+    assert indptr[0] == 0 and indptr[-1] == len(cols) and indptr[8] == indptr[7]
+    assert all((cols[order[indptr[c] : indptr[c + 1]]] == c).all() for c in range(51))

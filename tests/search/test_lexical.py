@@ -1,5 +1,6 @@
-"""BM25 scoring read straight from bm25s's stored score matrix: the same scores as bm25s computes, and a filtered
-search (few allowed units, entries sought per unit) gives each unit exactly the score the full pass gives it."""
+"""BM25 built from per-document term counts and read straight from the score matrix: the same matrix bm25s
+builds, the same scores as bm25s computes, and a filtered search (few allowed units, entries sought per unit)
+gives each unit exactly the score the full pass gives it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from assistant.search.index import unit_text
 from assistant.search.lexical import Lexical
+from assistant.search.termcounts import TermCounts
 from assistant.text.segment import query_tokens, tokens
 
 QUESTIONS = ["Ai chủ trì số hóa hồ sơ thủ tục hành chính?", "ai chu tri so hoa ho so",
@@ -17,6 +19,26 @@ QUESTIONS = ["Ai chủ trì số hóa hồ sơ thủ tục hành chính?", "ai c
 @pytest.fixture(scope="module")
 def lexical(assistant):
     return assistant.index.lexical
+
+
+def columns_by_term(retriever) -> dict[str, tuple[list[int], list[float]]]:
+    s = retriever.scores
+    return {t: (s["indices"][s["indptr"][i] : s["indptr"][i + 1]].tolist(), s["data"][s["indptr"][i] : s["indptr"][i + 1]].tolist())
+            for t, i in retriever.vocab_dict.items() if t}  # bm25s gives "" no column
+
+
+def test_matrix_from_term_counts_is_bm25s_s_bit_for_bit(assistant):
+    import bm25s
+
+    units = assistant.index.units
+    toks = [tokens(unit_text(u)) for u in units]
+    reference = bm25s.BM25(k1=1.2, b=0.75)
+    reference.index(toks, show_progress=False)
+    expected = columns_by_term(reference)
+    assert columns_by_term(Lexical.build(toks)._bm25) == expected
+    cuts = [0, 1, 1, 40, 150, len(toks)]  # in parts (one per document, some empty), as a build assembles it
+    parts = [TermCounts.of(toks[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)]
+    assert columns_by_term(Lexical.from_counts(parts)._bm25) == expected
 
 
 @pytest.mark.parametrize("question", QUESTIONS)

@@ -1,8 +1,8 @@
 """Safe re-indexing: rebuilds under load, failed and killed builds, stale/corrupt/mismatched indexes.
 
 Every test works on a private copy of corpus/ and its own index dir. The cache dir is private too but
-reuses the project's converted model (symlink) and a copy of its embedding cache, so builds take ~0.5 s
-and nothing a test embeds lands in the project's cache.
+reuses the project's converted model (symlink) and a copy of its per-document shards (parsed records, term
+counts, vectors), so builds take ~1 s and nothing a test embeds lands in the project's cache.
 """
 
 from __future__ import annotations
@@ -45,12 +45,11 @@ META = {"doc_id": "thu-nghiem-cchc-2025", "title": "Kế hoạch CCHC năm 2025 
         "issuer": "UBND xã Thử Nghiệm", "locality": "Thử Nghiệm", "period": "2025", "kind": "plan"}
 
 
-def make_cache(path: Path, embeddings: bool = True) -> Path:
-    (path / "embeddings").mkdir(parents=True)
+def make_cache(path: Path, shards: bool = True) -> Path:
+    path.mkdir(parents=True)
     (path / "models").symlink_to(ROOT / ".cache" / "models", target_is_directory=True)
-    if embeddings:
-        for f in (ROOT / ".cache" / "embeddings").glob("*.npz"):
-            shutil.copy2(f, path / "embeddings" / f.name)
+    if shards and (ROOT / ".cache" / "shards").is_dir():
+        shutil.copytree(ROOT / ".cache" / "shards", path / "shards")
     return path
 
 
@@ -180,9 +179,9 @@ def test_failed_build_changes_nothing_and_old_index_keeps_serving(ws, embedder, 
 def test_killed_build_leaves_old_index_and_leftovers_are_cleaned(ws, embedder, tmp_path):
     a = load(ws, embedder=embedder)
     before = snapshot(ws.index_dir)
-    # an empty embedding cache: the child embeds every unit (~30 s), so it is surely killed mid-build
+    # no cached shards: the child embeds every unit (~30 s), so it is surely killed mid-build
     env = {**os.environ, "ASSISTANT_INDEX_DIR": str(ws.index_dir), "ASSISTANT_CORPUS_DIR": str(ws.corpus_dir),
-           "ASSISTANT_CACHE_DIR": str(make_cache(tmp_path / "cold-cache", embeddings=False)),
+           "ASSISTANT_CACHE_DIR": str(make_cache(tmp_path / "cold-cache", shards=False)),
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     child = subprocess.Popen([sys.executable, "-m", "assistant", "index"], cwd=ROOT, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
