@@ -9,7 +9,7 @@ here each set is a run of int32 ids over one shared vocabulary (~4 bytes a term)
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,6 +51,24 @@ class TermSets:
             offsets.append(len(ids))
         return cls(vocab, np.frombuffer(offsets, dtype=np.int64), np.frombuffer(ids, dtype=np.int32))
 
+    @classmethod
+    def carried(cls, before: TermSets, src: np.ndarray, extract: Callable[[int], Iterable[str]]) -> TermSets:
+        """Rows over ``before``'s vocabulary: row p is ``before``'s row ``src[p]``, copied as arrays, or (where
+        ``src[p]`` < 0) ``extract(p)`` — a rebuild's unchanged rows cost no per-term work."""
+        vocab, src = before.vocab, np.asarray(src, dtype=np.int64)
+        kept = src >= 0
+        fresh = {p: sorted({vocab.add(t) for t in extract(p)}) for p in np.flatnonzero(~kept).tolist()}
+        lengths = np.zeros(len(src), dtype=np.int64)
+        b_starts = before.offsets[src[kept]]
+        lengths[kept] = before.offsets[src[kept] + 1] - b_starts
+        lengths[~kept] = [len(fresh[p]) for p in np.flatnonzero(~kept).tolist()]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        ids = np.empty(int(offsets[-1]), dtype=np.int32)
+        ids[_ranges(offsets[:-1][kept], lengths[kept])] = before.ids[_ranges(b_starts, lengths[kept])]
+        for p, row in fresh.items():
+            ids[offsets[p] : offsets[p + 1]] = row
+        return cls(vocab, offsets, ids)
+
     def tile(self, copies: int) -> TermSets:
         """These rows repeated ``copies`` times (for synthetic corpora made of copies of one index)."""
         n = len(self.ids)
@@ -81,6 +99,13 @@ class TermSets:
         rows = np.repeat(np.arange(len(self), dtype=np.int32), np.diff(self.offsets))
         return starts, rows[np.argsort(self.ids, kind="stable")]
 
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions start..start+length-1 of every (start, length), concatenated."""
+    total = int(lengths.sum())
+    before = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    return np.repeat(starts.astype(np.int64) - before, lengths) + np.arange(total, dtype=np.int64)
 
 
 def save_term_sets(path: Path, sets: dict[str, TermSets]) -> None:

@@ -81,15 +81,16 @@ def term_sets(index: Index, name: str, text: Callable[[int], str], extract: Call
         texts = [text(p) for p in range(count)]
         keys = [text_key(t) for t in texts]
         before = index.__dict__.get("_previous_terms", {}).get(name)
-        known: dict[int, int] = {}
-        if before is not None and before.keys is not None:
+        if before is not None and before.keys is not None and before.vocab is vocab(index):
             known = {k: i for i, k in enumerate(before.keys.tolist())}
-            same = [p for p in range(count) if keys[p] in known]
-            check = same[:: -(-len(same) // 32) or 1]  # ~32 carried rows extracted again: same terms?
-            if not all(before[known[keys[p]]] == frozenset(extract(texts[p])) for p in check):
-                known = {}  # drawn by other code: extract every row again
-        rows = (before[known[k]] if k in known else extract(t) for t, k in zip(texts, keys, strict=True))
-        out = TermSets.build(rows, vocab(index))
+            src = np.array([known.get(k, -1) for k in keys], dtype=np.int64)
+            check = np.flatnonzero(src >= 0)
+            check = check[:: -(-len(check) // 32) or 1]  # ~32 carried rows extracted again: same terms?
+            if all(before[src[p]] == frozenset(extract(texts[p])) for p in check.tolist()):
+                out = TermSets.carried(before, src, lambda p: extract(texts[p]))
+                out.keys = np.array(keys, dtype=np.int64)
+                return out
+        out = TermSets.build((extract(t) for t in texts), vocab(index))  # drawn by other code, or no previous
         out.keys = np.array(keys, dtype=np.int64)
         return out
 
@@ -97,8 +98,9 @@ def term_sets(index: Index, name: str, text: Callable[[int], str], extract: Call
 
 
 def vocab(index: Index) -> Vocab:
-    """The vocabulary every TermSets of this index shares (the stored one when the build has term sets)."""
-    stored = index.__dict__.get("_stored_terms")
+    """The vocabulary every TermSets of this index shares: the stored one when the build has term sets, during a
+    build the previous build's (so its rows carry over as arrays; terms only it held stay, unused)."""
+    stored = index.__dict__.get("_stored_terms") or index.__dict__.get("_previous_terms")
     return derived(index, "vocab", lambda: next(iter(stored.values())).vocab if stored else Vocab())
 
 

@@ -52,3 +52,16 @@ def test_terms_that_would_not_read_back_are_refused(tmp_path):
         save_term_sets(tmp_path / "t.npz", {"x": TermSets.build([{"a\nb"}])})
     with pytest.raises(ValueError, match="share"):
         save_term_sets(tmp_path / "t.npz", {"x": TermSets.build([{"a"}]), "y": TermSets.build([{"a"}])})
+
+
+def test_carried_rows_are_copied_and_the_others_extracted():
+    before = TermSets.build([{"a", "b"}, set(), {"c"}, {"b", "d", "a"}])
+    wanted = {1: {"e", "a"}, 4: set(), 5: {"f"}}
+    src = np.array([3, -1, 0, 2, -1, -1, 1, 3])
+    asked: list[int] = []
+    out = TermSets.carried(before, src, lambda p: asked.append(p) or wanted[p])
+    assert sorted(asked) == [1, 4, 5] and out.vocab is before.vocab
+    assert [out[p] for p in range(len(out))] == [before[int(s)] if s >= 0 else frozenset(wanted[p])
+                                                  for p, s in enumerate(src)]
+    assert all((np.diff(out.ids[out.offsets[p] : out.offsets[p + 1]]) > 0).all() for p in range(len(out)))
+    assert len(TermSets.carried(before, np.zeros(0, np.int64), lambda p: set())) == 0
