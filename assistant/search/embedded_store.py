@@ -34,11 +34,8 @@ COLUMNS = ("ids", "doc_ids", "kinds", "localities", "year_from", "year_to", "tex
 
 
 def dense_vectors(dense: Dense) -> np.ndarray:
-    """All vectors of a Dense index (flat or HNSW-with-flat-storage), as float32 rows."""
-    index = dense._index  # Dense keeps the FAISS index private; reading it back is a store concern
-    if index.ntotal == 0:
-        return np.zeros((0, index.d), dtype=np.float32)
-    return index.reconstruct_n(0, index.ntotal)
+    """All vectors of a Dense index (flat or HNSW-with-flat-storage), as float32 rows in unit order."""
+    return dense.vectors()
 
 
 class EmbeddedStore:
@@ -61,7 +58,7 @@ class EmbeddedStore:
         from ..text.segment import tokens
         from .index import unit_text
 
-        store = cls(dim=index.dense._index.d)
+        store = cls(dim=index.dense.dim)
         docs = index.docs
         units = index.units
         store._cols = {

@@ -27,7 +27,7 @@ from ..corpus import corpus_hash, load_corpus
 from ..errors import IndexStateError
 from ..models import Chunk, Document, LegalReference, TaskRecord
 from ..settings import Settings
-from .dense import Dense
+from .dense import HNSW_FROM, Dense
 from .embedder import Embedder
 from .lazy import settings_embedder
 from .lexical import Lexical
@@ -159,17 +159,18 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
     legal: list[LegalReference] = []
     counts: list[TermCounts] = []
     vectors: list[np.ndarray] = []
-    files: list[str] = []
+    files: list[tuple[str, int]] = []
     for shard in stream_shards(docs, cache, embedder, progress):
         units += shard.chunks
         tasks += shard.tasks
         legal += shard.legal
         counts.append(shard.counts)
         vectors.append(shard.vectors)
-        files.append(shard.file)
+        files.append((shard.file, len(shard.chunks)))
     lexical = Lexical.from_counts(counts)
-    dense = Dense.build(vectors)
-    del counts, vectors
+    del counts
+    dense = _dense(settings.index_dir, files, vectors)
+    del vectors
     built = Index({}, {d.doc_id: d for d in docs}, units, tasks, legal, lexical, dense, _link_tasks(units, tasks))
     built.__dict__["_previous_terms"] = _previous_term_sets(settings.index_dir)
     term_sets_ = precompute(built)
@@ -188,7 +189,8 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.time() - started, 2),
             "counts": {"documents": len(docs), "units": len(units), "tasks": len(tasks), "legal_refs": len(legal)},
-            "shards": files,
+            "shards": files,  # [file, units] per document, in unit order
+            "dense_unused_rows": dense.unused_rows,
         }
         _write_json(tmp / "docs.json", [d.meta() for d in docs])
         _write_json(tmp / "units.json", [dump(u) for u in units])
@@ -211,13 +213,38 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
     return final
 
 
+def _dense(index_dir: Path, files: list[tuple[str, int]], vectors: list[np.ndarray]) -> Dense:
+    """FAISS over the units of ``files`` (shard file, unit count) in order. A graph index (HNSW) is extended from
+    the current build's — its documents that are unchanged (same shard file) keep their rows — rather than built
+    again (minutes at a million units); a flat index is built afresh (a copy of the vectors)."""
+    if sum(n for _, n in files) < HNSW_FROM:
+        return Dense.build(vectors)
+    build = current_build(index_dir)
+    try:
+        meta = json.loads((build / "meta.json").read_text(encoding="utf-8")) if build else {}
+        before = [(str(f), int(n)) for f, n in meta.get("shards", [])]
+        if meta.get("counts", {}).get("units", 0) < HNSW_FROM or not before:
+            return Dense.build(vectors)
+        previous = Dense.load(build / "dense.faiss")
+    except Exception:  # noqa: BLE001 - an unreadable previous build: build the graph again
+        return Dense.build(vectors)
+    where, at = {}, 0
+    for f, n in before:
+        where[f] = np.arange(at, at + n)
+        at += n
+    if at != previous.size or previous.dim != next((v.shape[1] for v in vectors if len(v)), previous.dim):
+        return Dense.build(vectors)
+    reuse = [where[f] if f in where and len(where[f]) == n else None for f, n in files]
+    return Dense.extend(previous, reuse, vectors)
+
+
 def _shards_in_use(builds: Path) -> set[str]:
     """The shard files the builds still on disk were made from (a spare build may be swapped back in)."""
     used: set[str] = set()
     for build in builds.iterdir():
         try:
-            used.update(json.loads((build / "meta.json").read_text(encoding="utf-8")).get("shards", []))
-        except (OSError, json.JSONDecodeError):
+            used.update(f for f, _ in json.loads((build / "meta.json").read_text(encoding="utf-8")).get("shards", []))
+        except (OSError, ValueError, TypeError):
             continue
     return used
 

@@ -122,7 +122,7 @@ def test_replaced_shards_are_deleted_once_no_kept_build_uses_them(ws):
     (old,) = {f for f in first if f.startswith("nghia-lo")}
     assert old not in third and foreign.name in third and len(third) == 3
     meta = json.loads((current_build(ws.index_dir) / "meta.json").read_text("utf-8"))
-    assert set(meta["shards"]) == third - {foreign.name}
+    assert {f for f, _ in meta["shards"]} == third - {foreign.name}
 
 
 def test_a_damaged_shard_is_made_again(ws, ingested):
@@ -155,3 +155,30 @@ def test_small_batches_keep_corpus_order_and_report_progress(ws, tmp_path):
     assert [a for a in seen if a[0] == "docs"] == [("docs", 1, 2), ("docs", 2, 2), ("docs", 2, 2)]
     assert all(len(s.chunks) == s.counts.units == len(s.vectors) == len(s.keys) for s in out)
     assert all(s.file for s in out)
+
+
+def test_a_rebuild_extends_the_previous_graph_and_answers_as_a_fresh_build(ws, tmp_path, monkeypatch):
+    from assistant import load
+    from assistant.search import dense as dense_mod
+    from assistant.search import index as index_mod
+
+    for module in (dense_mod, index_mod):
+        monkeypatch.setattr(module, "HNSW_FROM", 50)  # the seed corpus (198 units) as an HNSW graph
+    monkeypatch.setattr(dense_mod, "COMPACT_ABOVE", 0.5)
+    emb = HashingEmbedder()
+    build_index(ws, embedder=emb)
+    nghia_lo = sum(u.doc_id == "nghia-lo-cchc-2025" for u in load_index(ws).units)
+    edit_one_task(ws)
+    build_index(ws, embedder=emb)
+    extended = load_index(ws)
+    assert extended.dense.is_graph and extended.meta["dense_unused_rows"] == extended.dense.unused_rows == nghia_lo
+    scratch = Settings(corpus_dir=ws.corpus_dir, index_dir=tmp_path / "scratch-index", cache_dir=tmp_path / "cold")
+    build_index(scratch, embedder=emb)
+    fresh = load_index(scratch)
+    assert fresh.dense.unused_rows == 0 and np.array_equal(extended.dense.vectors(), fresh.dense.vectors())
+    for q in QUESTIONS:
+        v = emb.embed_query(q)
+        assert extended.dense.search(v, 10)[0].tolist() == fresh.dense.search(v, 10)[0].tolist()
+    a, b = load(ws, embedder=emb), load(scratch, embedder=emb)
+    for q in QUESTIONS:
+        assert a.ask(q).answer == b.ask(q).answer
