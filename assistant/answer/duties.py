@@ -151,7 +151,9 @@ class Registry:
         t = self.tasks[pos]
         doc = self.docs.get(t.doc_id)
         f = t.field("task")
-        c = cite(doc, t.locator, f.spans[0], max_chars=220) if doc and f and f.spans else None
+        # a cell wrapped over appendix table lines is several spans: each is quoted ("quotes"); "quote" is the first
+        cs = [cite(doc, t.locator, span, max_chars=220) for span in f.spans] if doc and f and f.spans else []
+        c = cs[0] if cs else None
         ms = self.milestones(pos)
         roles = self.roles_in(agency.key, pos)
         flags = []
@@ -170,7 +172,8 @@ class Registry:
                 "locator": t.locator, "roles": roles, "lead": t.lead, "partners": t.partners, "monitor": t.monitor,
                 "deadline": t.deadline, "milestones": [m.to_dict() for m in ms], "flags": flags,
                 "quote": c.quote if c else t.task, "start": c.start if c else t.span[0],
-                "end": c.end if c else t.span[1]}
+                "end": c.end if c else t.span[1],
+                "quotes": [{"quote": x.quote, "start": x.start, "end": x.end} for x in cs]}
 
 
 def registry_for(index: Index) -> Registry:

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..models import Citation, Document, Span
+from ..models import Citation, Document, Span, TaskRecord
 from ..text.normalize import expand_abbreviations, fold
 from ..text.segment import STOP
 from ..text.spans import collapsed_map, quote
@@ -82,3 +82,9 @@ def cite(doc: Document, locator: str, span: Span, max_chars: int = 400) -> Citat
         cut = doc.text.rfind(" ", s, s + max_chars)
         e = cut if cut > s else s + max_chars
     return Citation(doc_id=doc.doc_id, title=doc.title, locator=locator, quote=quote(doc.text, (s, e)), start=s, end=e)
+
+
+def task_cites(doc: Document, task: TaskRecord, max_chars: int = 400) -> list[Citation]:
+    """The task's own text quoted: one citation per span (a cell wrapped over appendix table lines has several;
+    read together they are the task)."""
+    return [cite(doc, task.locator, span, max_chars=max_chars) for span in task.field("task").spans]

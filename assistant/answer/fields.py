@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..models import Answer, Citation
 from ..text.normalize import fold
-from .evidence import cite, coverage, sentences, terms
+from .evidence import cite, coverage, sentences, task_cites, terms
 
 if TYPE_CHECKING:
     from .analyze import Question
@@ -55,8 +55,7 @@ def answer_field(answerer: Answerer, q: Question, cands: list[Candidate], conver
             parts.append(f"{LABELS[role]}: {f.value.rstrip('.')}.")  # a value may end with its own full stop
             citations += [cite(doc, task.locator, s) for s in f.spans]
         lines.append(f"{prefix + ': ' if prefix else ''}{' '.join(parts)}")
-        task_field = task.field("task")
-        citations.append(cite(doc, task.locator, task_field.spans[0], max_chars=300))
+        citations += task_cites(doc, task, max_chars=300)
     first = chosen[0].task
     answerer.remember(conversation_id, first)
     doc = answerer.index.docs[first.doc_id]
@@ -98,12 +97,16 @@ def answer_passage(answerer: Answerer, q: Question, cands: list[Candidate]) -> A
     best = cands[0]
     unit = answerer.index.units[best.pos]
     doc = answerer.index.docs[unit.doc_id]
-    spans = [best.task.field("task").spans[0]] if best.task else sentences(doc.text, unit.span)
-    scored = sorted(spans, key=lambda s: -coverage(q.topic, terms(doc.text[s[0]:s[1]]), answerer.idf))
-    citation = cite(doc, unit.locator, scored[0])
-    text = citation.quote.lstrip("-+• ")
+    if best.task:  # the task's text, every line of a cell wrapped over the appendix table
+        citations = task_cites(doc, best.task)
+    else:
+        spans = sentences(doc.text, unit.span)
+        scored = sorted(spans, key=lambda s: -coverage(q.topic, terms(doc.text[s[0]:s[1]]), answerer.idf))
+        citations = [cite(doc, unit.locator, scored[0])]
+    text = " ".join(c.quote for c in citations).lstrip("-+• ")
     return Answer(answer=f"{text} (Theo {doc.title}, {unit.locator}.)", abstained=False,
-                  citations=[citation], kind=q.kind)
+                  citations=citations, kind=q.kind)
+
 
 
 

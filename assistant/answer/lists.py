@@ -18,7 +18,7 @@ from ..search.index import Index, derived
 from ..text.legal_ids import legal_keys
 from ..text.normalize import fold
 from .duties import deadline_keys, time_keys
-from .evidence import cite
+from .evidence import cite, task_cites
 
 MAX_ITEMS = 200  # items an answer carries (``total`` still counts all): a province's plans can match thousands
 
@@ -174,16 +174,15 @@ def answer_list(answerer: Answerer, q: Question, doc_id: str | None) -> Answer |
     lines, citations, items = [], [], []
     for n, t in enumerate((tasks[i] for i in sel[:MAX_ITEMS].tolist()), 1):
         doc = index.docs[t.doc_id]
-        # a task cell wrapped over lines of the appendix table is several spans: quote each, read them as one
-        task_cites = [cite(doc, t.locator, span, max_chars=220) for span in t.field("task").spans]
-        task_cite = task_cites[0]
+        cites = task_cites(doc, t, max_chars=220)  # a cell wrapped over table lines: each line quoted
+        task_cite = cites[0]
         items.append({"task": t.task, "deadline": t.deadline, "lead": t.lead, "doc_id": t.doc_id,
                       "locator": t.locator, "quote": task_cite.quote, "start": task_cite.start, "end": task_cite.end})
         if n <= limit:
             deadline = f" — thời hạn: {t.deadline}" if t.deadline else ""
-            text = " ".join(c.quote for c in task_cites).rstrip(".")
+            text = " ".join(c.quote for c in cites).rstrip(".")
             lines.append(f"{n}. {text}{deadline} [{doc.title}, {t.locator}]")
-            citations += task_cites
+            citations += cites
     total = len(np.unique(fields.rows.codes[sel]))  # an appendix row split over several lines counts once
     head = f"Có {total} nhiệm vụ ({what})"
     more = f"\n… và {len(sel) - limit} nhiệm vụ khác (xem bảng nhiệm vụ của đơn vị)." if len(sel) > limit else ""

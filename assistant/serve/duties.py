@@ -52,7 +52,7 @@ def sheet_csv(sheet: dict[str, Any]) -> str:
     w.writerow(CSV_COLUMNS)
     for t in sheet["tasks"]:
         w.writerow([t["task"], t["lead"], t["partners"], t["monitor"], t["deadline"], t["doc_title"], t["locator"],
-                    t["quote"]])
+                    " ".join(q["quote"] for q in t.get("quotes") or [{"quote": t["quote"]}])])
     return "\ufeff" + buf.getvalue()
 
 

@@ -164,3 +164,29 @@ def test_a_task_cell_wrapped_over_table_lines_is_quoted_whole_in_a_list(assistan
     docs = assistant.index.docs
     assert all(quote(docs[c.doc_id].text, (c.start, c.end)) == c.quote for c in answer.citations)
     assert any(c.quote.startswith("định số 1441/QĐ-UBND") for c in answer.citations)
+
+
+def test_a_wrapped_task_cell_is_quoted_whole_in_field_and_passage_answers(assistant):
+    """The task a field answer is about, and a passage answer's text, cite every line of a wrapped cell."""
+    from assistant.answer.analyze import analyze
+    from assistant.answer.compose import Candidate
+    from assistant.answer.fields import answer_passage
+    from assistant.text.spans import quote
+
+    index = assistant.index
+    pos = next(i for i, t in enumerate(index.tasks) if t.locator == "Phụ lục › VI › STT 10")
+    task = index.tasks[pos]
+    spans = task.field("task").spans
+    assert len(spans) == 2
+    answer = assistant.ask("Ai chủ trì có giải pháp tuyên truyền, vận động, hỗ trợ người dân thực hiện giải quyết "
+                           "thủ tục hành chính trên môi trường điện tử?")
+    assert "Trung tâm Phục vụ hành chính công" in answer.answer
+    cited = {(c.start, c.end) for c in answer.citations}
+    assert all(any(s <= a and b <= e for a, b in cited) or (s, e) in cited for s, e in spans)
+    unit = next(u for u, t in index.unit_task.items() if t == pos)
+    cand = Candidate(pos=unit, task=task, score=1.0, cov=1.0)
+    passage = answer_passage(assistant.answerer, analyze("giải pháp tuyên truyền, vận động"), [cand])
+    doc = index.docs[task.doc_id]
+    assert [(c.start, c.end) for c in passage.citations] == [tuple(s) for s in spans]
+    assert all(quote(doc.text, (c.start, c.end)) == c.quote for c in passage.citations)
+    assert " ".join(c.quote for c in passage.citations).lstrip("-+• ") in passage.answer

@@ -259,3 +259,18 @@ def test_cli(assistant, monkeypatch, capsys, tmp_path):
                  "--ics", str(ics), "--csv", str(out)]) == 0
     assert ics.read_bytes().count(b"BEGIN:VEVENT") == 1
     assert len(list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))) == 2
+
+
+def test_a_task_cell_wrapped_over_table_lines_is_quoted_whole_in_a_duty_sheet(assistant, registry):
+    """Appendix VI.10's task cell wraps onto a second table line: the row quotes both lines (each an exact span),
+    the CSV's quote column reads them as one text; "quote"/"start"/"end" stay the first line."""
+    from assistant.serve.duties import sheet_csv
+
+    sheet = registry.duty_sheet("Trung tâm Phục vụ hành chính công")
+    row = next(r for r in sheet["tasks"] if r["locator"] == "Phụ lục › VI › STT 10")
+    text = assistant.index.docs[NGN].text
+    assert len(row["quotes"]) == 2 and row["quotes"][0]["quote"] == row["quote"]
+    assert all(q["quote"] == collapse_ws(text[q["start"] : q["end"]]) for q in row["quotes"])
+    joined = " ".join(q["quote"] for q in row["quotes"])
+    assert collapse_ws(joined) == collapse_ws(row["task"]) or row["task"].startswith(row["quotes"][0]["quote"])
+    assert joined in sheet_csv(sheet) and len(joined) > len(row["quote"])
