@@ -14,6 +14,7 @@ import io
 import os
 import re
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -259,13 +260,57 @@ def rebuild(settings: Settings, embedder: Embedder | None = None, progress: Prog
 
 
 def reindex(assistant: Assistant, progress: Progress | None = None) -> Path:
-    """Rebuild, then switch ``assistant`` to the new index. On any failure the old index keeps serving."""
-    from . import _threads
+    """Rebuild, then switch ``assistant`` to the new index. On any failure the old index keeps serving.
 
-    try:
-        build = rebuild(assistant.settings, embedder=assistant.embedder, progress=progress, wait=False)
-    finally:
-        if "torch" in sys.modules:  # a build sets torch to every core; serving uses torch_threads
-            _threads(assistant.settings)
+    With the packaged encoder (and ``settings.reindex_in_child``, the default) the build runs in a child process
+    (``python -m assistant index``): a server under load keeps answering at full speed (a build in one of its
+    threads would share its interpreter lock), and the torch passage encoder (~0.7 GB) loads in the child and
+    leaves with it instead of staying in the server."""
+    from . import _threads
+    from .search.lazy import LazyEmbedder
+
+    if assistant.settings.reindex_in_child and isinstance(assistant.embedder, LazyEmbedder):
+        build = rebuild_in_child(assistant.settings, progress)
+    else:
+        try:
+            build = rebuild(assistant.settings, embedder=assistant.embedder, progress=progress, wait=False)
+        finally:
+            if "torch" in sys.modules:  # a build sets torch to every core; serving uses torch_threads
+                _threads(assistant.settings)
     assistant.reload()
     return build
+
+
+_PROGRESS = re.compile(r"^\s*(\w+) \[[#.]*\] (\d+)/(\d+)$")
+
+
+def rebuild_in_child(settings: Settings, progress: Progress | None = None) -> Path:
+    """``rebuild`` in a child process with the same settings; its error message is raised here."""
+    from .search.index import current_build
+
+    env = {**os.environ, **settings_env(settings), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    child = subprocess.Popen([sys.executable, "-m", "assistant", "index", "--no-wait"], env=env, text=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, encoding="utf-8", errors="replace")
+    said: list[str] = []
+    for line in child.stderr:  # "\r"-separated progress lines read as lines too (universal newlines)
+        m = _PROGRESS.match(line.rstrip("\n"))
+        if m and progress:
+            progress(m.group(1), int(m.group(2)), int(m.group(3)))
+        elif not m and line.strip():
+            said = (said + [line.strip()])[-20:]
+    if child.wait() != 0:
+        errors = [x.removeprefix("error: ") for x in said if x.startswith("error: ")]
+        raise IndexStateError(errors[-1] if errors else f"the index build failed: {' | '.join(said[-3:])}")
+    build = current_build(settings.index_dir)
+    if build is None:
+        raise IndexStateError(f"the index build ended without an index in {settings.index_dir}")
+    return build
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """``ASSISTANT_*`` variables that recreate ``settings`` in another process."""
+    out = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        out[f"ASSISTANT_{name.upper()}"] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out

@@ -21,7 +21,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     from .admin import rebuild
     from .settings import get_settings
 
-    build = rebuild(get_settings(), progress=_progress)  # one build at a time; clears killed builds' leftovers
+    # one build at a time (--no-wait: fail at once if another runs); clears killed builds' leftovers
+    build = rebuild(get_settings(), progress=_progress, wait=not args.no_wait)
     meta = _json.loads((build / "meta.json").read_text(encoding="utf-8"))
     c = meta["counts"]
     print(f"Index built in {meta['build_seconds']} s → {build}\n  {c['documents']} documents, {c['units']} units, "
@@ -152,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("index", help="(re)build the index from corpus/ and swap it in atomically")
+    p.add_argument("--no-wait", action="store_true", help="fail at once if another build is running")
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("ingest", help="parse the corpus and print what was found")
     p.add_argument("--report", action="store_true", help="counts per document (the default)")

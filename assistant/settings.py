@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     llm_api_key: str = ""
     store: str = Field("embedded", description="embedded (bm25s + FAISS in-process) | milvus (needs milvus_uri)")
     milvus_uri: str = Field("", description="http://host:19530, or a local path ending in .db for milvus-lite")
+    reindex_in_child: bool = Field(True, description="Admin re-index builds in a child process (not a server thread)")
 
     @field_validator("admin_token")
     @classmethod

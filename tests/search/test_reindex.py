@@ -59,8 +59,9 @@ def ws(tmp_path) -> Settings:
     shutil.copytree(ROOT / "corpus", corpus)
     for f in corpus.iterdir():
         f.chmod(0o644)
+    # builds in the test's process (they patch it to fail); the child-process path has tests of its own
     return Settings(corpus_dir=corpus, index_dir=tmp_path / "index", cache_dir=make_cache(tmp_path / "cache"),
-                    feedback_db=tmp_path / "feedback.sqlite3")
+                    feedback_db=tmp_path / "feedback.sqlite3", reindex_in_child=False)
 
 
 @pytest.fixture(scope="module")
@@ -366,3 +367,32 @@ def test_admin_reindex_job_failure_keeps_old_index(ws, embedder, monkeypatch):
     assert snapshot(ws.index_dir) == before
     body = client.post("/api/ask", json={"question": "Ai chủ trì số hóa hồ sơ ở phường Nghĩa Lộ?"}).json()
     assert body["citations"]
+
+
+# ---------------------------------------------------------------- the build in a child process (the default)
+
+def test_reindex_builds_in_a_child_process_and_the_server_never_loads_the_passage_encoder(ws):
+    settings = ws.model_copy(update={"reindex_in_child": True})
+    a = load(settings)  # the packaged encoder, loaded lazily: the copied shards leave nothing to embed
+    assert not a.embedder.loaded
+    add_document(settings, NEW_DOC.encode(), META, filename="thu-nghiem.txt")
+    seen: list[tuple[str, int, int]] = []
+    build = reindex(a, progress=lambda *p: seen.append(p))
+    assert current_build(ws.index_dir) == build and len(a.index.docs) == 3
+    assert not a.embedder.loaded  # the new plan was embedded in the child
+    assert ("docs", 3, 3) in seen and any(stage == "embed" for stage, _, _ in seen)
+    answer = a.ask("Ai chủ trì rà soát, đơn giản hoá thủ tục hành chính trên địa bàn xã Thử Nghiệm?")
+    assert any(c.doc_id == META["doc_id"] for c in answer.citations), answer
+
+
+def test_a_failed_child_build_reports_its_error_and_the_old_index_keeps_serving(ws):
+    settings = ws.model_copy(update={"reindex_in_child": True})
+    a = load(settings)
+    before = snapshot(ws.index_dir)
+    manifest = ws.corpus_dir / "manifest.toml"
+    manifest.write_text(re.sub(r'sha256 = "0c2b[0-9a-f]+"', 'sha256 = "' + "0" * 64 + '"',
+                               manifest.read_text("utf-8")), encoding="utf-8")
+    with pytest.raises(IndexStateError, match="sha256 is 0c2bc628.*update its sha256"):
+        reindex(a)
+    assert snapshot(ws.index_dir) == before
+    assert_serves(a)
