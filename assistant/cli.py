@@ -183,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD")
     p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD")
     p.add_argument("--doc-id", dest="doc_id")
+    p.add_argument("--locality", help="one ward's tasks (default ASSISTANT_HOME_LOCALITY; '*' for every ward)")
     p.add_argument("--include-undated", action="store_true", help="with a window: add conditional/ongoing tasks")
     p.add_argument("--csv", metavar="FILE")
     p.add_argument("--ics", metavar="FILE")

@@ -145,10 +145,15 @@ class Catalog:
 _WARD_PREFIX = re.compile(r"^(?:ubnd\s+)?(?:phuong|xa|thi tran|dac khu)\s+")
 
 
+def locality_key(name: str) -> str:
+    """A locality's name as documents' localities are compared: folded, without "phường"/"xã"/"UBND …"."""
+    return _WARD_PREFIX.sub("", fold(name).strip())
+
+
 def home_documents(index: Index, home: str) -> list[str]:
     """The documents of the locality named by ``ASSISTANT_HOME_LOCALITY`` ("Nghĩa Lộ", "phường Nghia Lo"…),
     newest period first; none when it is empty. A name that matches no document's locality is a set-up mistake."""
-    key = _WARD_PREFIX.sub("", fold(home).strip())
+    key = locality_key(home)
     if not key:
         return []
     docs = sorted((d for d in index.docs.values() if d.locality and fold(d.locality) == key),

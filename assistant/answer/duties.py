@@ -18,6 +18,7 @@ from ..errors import UnknownAgency
 from ..models import Document, TaskRecord
 from ..text.legal_ids import find_citations, query_keys
 from ..text.normalize import ABBREVIATIONS, collapse_ws, fold, match_key
+from .catalog import locality_key
 from .deadlines import DATED, Milestone, in_window, overlaps, task_milestones
 from .evidence import cite
 
@@ -122,6 +123,17 @@ class Registry:
             raise UnknownAgency(collapse_ws(name), self.suggestions(name) if collapse_ws(name) else [])
         return agency
 
+    def locality_docs(self, locality: str | None) -> set[str] | None:
+        """The documents of a locality ("Nghĩa Lộ", "phường nghia lo"); None when none is asked for."""
+        key = locality_key(locality or "")
+        if not key:
+            return None
+        docs = {d.doc_id for d in self.docs.values() if d.locality and fold(d.locality) == key}
+        if not docs:
+            known = ", ".join(sorted({d.locality for d in self.docs.values() if d.locality}))
+            raise ValueError(f"Không có tài liệu nào của «{collapse_ws(locality or '')}». Có: {known}.")
+        return docs
+
     def roles_in(self, key: str, pos: int) -> list[str]:
         return [r for r in ("lead", "partner", "monitor") if pos in self.tasks_of(key, r)]
 
@@ -130,12 +142,18 @@ class Registry:
         return task_milestones(t, self.docs.get(t.doc_id))
 
     def duty_sheet(self, agency_name: str, role: str = "lead", start: date | None = None, end: date | None = None,
-                   doc_id: str | None = None, include_undated: bool = False) -> dict[str, Any]:
-        """Every task of one agency in one role (optionally within a window and a document), with milestones,
-        an exact quote of the task, and how many tasks the same documents give to all units at once."""
+                   doc_id: str | None = None, include_undated: bool = False,
+                   locality: str | None = None) -> dict[str, Any]:
+        """Every task of one agency in one role (optionally within a window, a document and a locality — the
+        "Công an phường" of one ward, not every ward's), with milestones, an exact quote of the task, and how many
+        tasks the same documents give to all units at once."""
         agency = self.resolve(agency_name)
-        chosen = select(self, agency.key, role, doc_id, None, start, end, include_undated)
+        place = self.locality_docs(locality)
+        chosen = [i for i in select(self, agency.key, role, doc_id, None, start, end, include_undated)
+                  if place is None or self.tasks[i].doc_id in place]
         docs = {doc_id} if doc_id else {self.tasks[i].doc_id for i in self.tasks_of(agency.key, "any")}
+        if place is not None:
+            docs &= place
         own = set(self.tasks_of(agency.key, "lead"))
         generic = [i for i in select(self, None, "lead", None, None, start, end, include_undated)
                    if self.tasks[i].doc_id in docs and i not in own
@@ -143,7 +161,7 @@ class Registry:
         rows = [self._row(i, agency) for i in chosen]
         return {"agency": agency.name, "key": agency.key, "kind": agency.kind, "role": role,
                 "from": start.isoformat() if start else None, "to": end.isoformat() if end else None,
-                "doc_id": doc_id, "total": len({(r["doc_id"], r["locator"].split(" › dòng")[0]) for r in rows}),
+                "doc_id": doc_id, "locality": self.docs[next(iter(place))].locality if place else None, "total": len({(r["doc_id"], r["locator"].split(" › dòng")[0]) for r in rows}),
                 "tasks": rows, "generic_count": len(generic),
                 "generic_locators": [f"{self.tasks[i].doc_id}: {self.tasks[i].locator}" for i in generic]}
 

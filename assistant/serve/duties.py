@@ -1,6 +1,6 @@
 """Agency duty sheets over HTTP (and their CSV / iCalendar exports, shared with the CLI).
 
-``GET /api/duties?agency=…[&role=lead|partner|monitor|any][&from=YYYY-MM-DD&to=YYYY-MM-DD][&doc_id=…]
+``GET /api/duties?agency=…[&role=lead|partner|monitor|any][&from=YYYY-MM-DD&to=YYYY-MM-DD][&doc_id=…][&locality=…]
 [&format=json|csv|ics][&include_undated=true]`` — the sheet comes from ``Registry.duty_sheet`` in the library;
 this module only validates the query and formats the result.
 """
@@ -110,7 +110,9 @@ def _error(request: Request, status: int, message: str, **extra: Any) -> JSONRes
 def duties(request: Request, agency: str = "", role: str = "lead",
            date_from: str | None = Query(None, alias="from", description="YYYY-MM-DD"),
            date_to: str | None = Query(None, alias="to", description="YYYY-MM-DD"),
-           doc_id: str | None = None, format: str = "json", include_undated: bool = False) -> Response:
+           doc_id: str | None = None, format: str = "json", include_undated: bool = False,
+           locality: str | None = Query(None, description="a ward's tasks only; default ASSISTANT_HOME_LOCALITY, "
+                                                          "'*' for every ward")) -> Response:
     """Duty sheet of one agency: tasks, milestones, exact quotes; JSON, CSV (UTF-8 BOM) or iCalendar."""
     if not agency.strip() or len(agency) > 200:
         return _error(request, 422, "Thiếu tên cơ quan: /api/duties?agency=Công an phường (tối đa 200 ký tự).")
@@ -120,8 +122,10 @@ def duties(request: Request, agency: str = "", role: str = "lead",
         return _error(request, 422, f"format phải là một trong: {', '.join(FORMATS)}.")
     try:
         start, end = parse_day(date_from, "from"), parse_day(date_to, "to")
-        sheet = registry_for(request.app.state.assistant.index).duty_sheet(agency, role, start, end, doc_id or None,
-                                                                            include_undated)
+        assistant = request.app.state.assistant
+        place = assistant.settings.home_locality if locality is None else locality.strip().strip("*")
+        sheet = registry_for(assistant.index).duty_sheet(agency, role, start, end, doc_id or None, include_undated,
+                                                         locality=None if doc_id else place)
     except UnknownAgency as exc:
         return _error(request, 404, str(exc), suggestions=exc.suggestions)
     except ValueError as exc:
@@ -165,8 +169,10 @@ def run_cli(args: argparse.Namespace) -> int:
 
         index = load().index
     try:
+        place = get_settings().home_locality if args.locality is None else args.locality.strip("*")
         sheet = registry_for(index).duty_sheet(" ".join(args.agency), args.role, parse_day(args.date_from, "--from"),
-                                               parse_day(args.date_to, "--to"), args.doc_id, args.include_undated)
+                                               parse_day(args.date_to, "--to"), args.doc_id, args.include_undated,
+                                               locality=None if args.doc_id else place)
     except UnknownAgency as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -71,13 +71,14 @@ def _clean_old(out_dir: Path) -> None:
 
 
 def duty_view(registry: Registry, agency: str | None, role: str, date_from: str | None, date_to: str | None,
-              doc_id: str | None, out_dir: Path) -> DutyView:
+              doc_id: str | None, out_dir: Path, locality: str = "") -> DutyView:
     """Table rows, a summary line and the CSV / ICS files of one agency's sheet; a readable message on bad input."""
     if not (agency or "").strip():
         return DutyView()
     try:
         start, end = read_day(date_from, "Từ ngày"), read_day(date_to, "Đến ngày")
-        sheet = registry.duty_sheet(agency, role, start, end, doc_id or None, include_undated=True)
+        sheet = registry.duty_sheet(agency, role, start, end, doc_id or None, include_undated=True,
+                                    locality=None if doc_id else locality)  # a kiosk's own ward
     except (UnknownAgency, ValueError) as exc:
         return DutyView(note=f"⚠ {exc}")
     rows = [[t["task"], t["deadline"] or "—", t["doc_title"], t["locator"]] for t in sheet["tasks"]]
@@ -140,7 +141,8 @@ def build_duties_tab(assistant: Assistant, last_activity: gr.State) -> list[tupl
         cards = gr.HTML("", elem_id="duty-cards")
 
     def show(agency_name: str | None, role_key: str, start: str, end: str, doc_id: str) -> tuple[Any, ...]:
-        view = duty_view(registry_for(assistant.index), agency_name, role_key, start, end, doc_id, out_dir)
+        view = duty_view(registry_for(assistant.index), agency_name, role_key, start, end, doc_id, out_dir,
+                         assistant.settings.home_locality)
         data = {"data": view.rows or [[""] * len(DUTY_HEADERS)], "headers": DUTY_HEADERS}
         return (data, cards_html(view.rows, DUTY_HEADERS), view.note,
                 gr.DownloadButton(value=view.csv, interactive=bool(view.csv)),

@@ -274,3 +274,32 @@ def test_a_task_cell_wrapped_over_table_lines_is_quoted_whole_in_a_duty_sheet(as
     joined = " ".join(q["quote"] for q in row["quotes"])
     assert collapse_ws(joined) == collapse_ws(row["task"]) or row["task"].startswith(row["quotes"][0]["quote"])
     assert joined in sheet_csv(sheet) and len(joined) > len(row["quote"])
+
+
+def test_a_locality_keeps_one_wards_tasks(assistant, registry):
+    """With many wards in one index, "Công an phường" or "Phòng Văn hóa – Xã hội" of one ward is not another's."""
+    everywhere = registry.duty_sheet("Trung tâm Phục vụ hành chính công", "any")
+    by_place = {place: registry.duty_sheet("Trung tâm Phục vụ hành chính công", "any", locality=place)
+                for place in ("phường Nghĩa Lộ", "nam gia nghia")}
+    assert {p: s["locality"] for p, s in by_place.items()} == {"phường Nghĩa Lộ": "Nghĩa Lộ",
+                                                                "nam gia nghia": "Nam Gia Nghĩa"}
+    assert {t["doc_id"] for t in by_place["phường Nghĩa Lộ"]["tasks"]} == {"nghia-lo-cchc-2025"}
+    assert {t["doc_id"] for t in by_place["nam gia nghia"]["tasks"]} == {NGN}
+    assert sorted(t["task_id"] for s in by_place.values() for t in s["tasks"]) == \
+        sorted(t["task_id"] for t in everywhere["tasks"])
+    with pytest.raises(ValueError, match="Không có tài liệu nào của «Hòa Bình».*Nam Gia Nghĩa"):
+        registry.duty_sheet("Công an phường", locality="Hòa Bình")
+
+
+def test_api_duties_default_to_the_home_ward(assistant, monkeypatch):
+    client = TestClient(create_app_for(assistant))
+    monkeypatch.setattr(assistant.settings, "home_locality", "Nghĩa Lộ")
+    agency = {"agency": "Trung tâm Phục vụ hành chính công", "role": "any"}
+    home = client.get("/api/duties", params=agency).json()
+    assert home["locality"] == "Nghĩa Lộ" and {t["doc_id"] for t in home["tasks"]} == {"nghia-lo-cchc-2025"}
+    every = client.get("/api/duties", params={**agency, "locality": "*"}).json()
+    assert every["locality"] is None and {t["doc_id"] for t in every["tasks"]} == {"nghia-lo-cchc-2025", NGN}
+    plan = client.get("/api/duties", params={**agency, "doc_id": NGN}).json()  # a chosen plan wins
+    assert {t["doc_id"] for t in plan["tasks"]} == {NGN}
+    bad = client.get("/api/duties", params={**agency, "locality": "Hòa Bình"})
+    assert bad.status_code == 422 and "Hòa Bình" in bad.json()["error"]
