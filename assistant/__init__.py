@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 __all__ = ["Assistant", "build_index", "load"]
+HOME_DEPTH = 50  # a search with a home ward looks this deep for the ward's hits
+HOME_MARGIN = 0.1  # … and puts them first when within this share of the best score
 
 
 def build_index(settings: Settings | None = None, embedder: Embedder | None = None, progress=None):
@@ -94,8 +96,18 @@ class Assistant:
 
         if mode == "reranked":  # hybrid candidates re-ordered by the answer stage's evidence score
             return self._state[2].rerank(question, top_k=top_k, doc_id=doc_id)
-        filters = Filters(doc_id=doc_id) if doc_id else None
-        return self._state[1].search(question, top_k=top_k, filters=filters, mode=mode)
+        retriever, answerer = self._state[1], self._state[2]
+        if doc_id:
+            return retriever.search(question, top_k=top_k, filters=Filters(doc_id=doc_id), mode=mode)
+        home = answerer.home_for(question)
+        if not home:
+            return retriever.search(question, top_k=top_k, mode=mode)
+        # a kiosk's ward first among hits that score nearly as well (a province's wards share much plan text)
+        hits = retriever.search(question, top_k=max(top_k, HOME_DEPTH), mode=mode)
+        margin = HOME_MARGIN * max((abs(h.score) for h in hits), default=0.0)
+        docs = self.index.docs
+        hits.sort(key=lambda h: -(h.score + (margin if docs[h.doc_id].locality == home else 0.0)))
+        return hits[:top_k]
 
     def reload(self) -> None:
         """Load the current index from disk and switch to it atomically (old one keeps serving on failure)."""

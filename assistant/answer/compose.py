@@ -75,6 +75,14 @@ class Answerer:
         answer.conversation_id = conversation_id
         return answer
 
+    def home_for(self, question: str) -> str | None:
+        """The home ward's locality when a kiosk has one and the question names no place nor plan (searches then
+        prefer that ward's documents, as answers do)."""
+        if not self.home_docs:
+            return None
+        q = analyze(question)
+        return None if q.places or self.catalog.named_docs(q) else self.index.docs[self.home_docs[0]].locality
+
     def _answer_from_home(self, q: Question, conversation_id: str | None) -> Answer:
         """Which plans to answer from. A question naming a ward that has several plans: those plans, newest first.
         With a home locality (a kiosk's ward), a question that names no place nor plan: the home ward's plans,

@@ -100,3 +100,28 @@ def test_home_from_the_environment_reaches_the_api_and_the_ui(assistant, monkeyp
     body = client.post("/api/ask", json={"question": "ai ky ke hoach"}).json()
     assert body["localities"] == ["phường Nghĩa Lộ"] and {c["doc_id"] for c in body["citations"]} == {NGHIA_LO}
     assert "phường Nghĩa Lộ" in _home_line(kiosk) and _home_line(assistant) == ""
+
+
+def kiosk_of(assistant, home: str):
+    kiosk = copy.copy(assistant)
+    kiosk.settings = assistant.settings.model_copy(update={"home_locality": home})
+    kiosk._wire(assistant.index)
+    return kiosk
+
+
+@pytest.mark.parametrize(("home", "doc_id"), [("Nghĩa Lộ", NGHIA_LO), ("Nam Gia Nghĩa", NAM_GIA_NGHIA)])
+def test_search_puts_the_home_wards_near_best_hits_first(assistant, home, doc_id):
+    question = "Ai chủ trì số hóa hồ sơ thủ tục hành chính?"  # a task both plans have
+    plain = assistant.search(question, top_k=10)
+    kiosk = kiosk_of(assistant, home)
+    hits = kiosk.search(question, top_k=10)
+    assert hits[0].doc_id == doc_id and len(hits) == 10
+    margin = 0.1 * max(h.score for h in plain)  # a home hit ranks as if it scored 10 % of the best higher
+    keys = [h.score + (margin if h.doc_id == doc_id else 0.0) for h in hits]
+    assert keys == sorted(keys, reverse=True)
+    assert plain[0].doc_id != doc_id or hits[0] == plain[0]
+    other = NAM_GIA_NGHIA if doc_id == NGHIA_LO else NGHIA_LO
+    named = kiosk.search(f"Ai chủ trì số hóa hồ sơ ở phường {assistant.index.docs[other].locality}?", top_k=3)
+    assert named[0].doc_id == other  # a question naming a place: no preference
+    assert [h.unit_id for h in kiosk.search(question, top_k=5, doc_id=other)] == \
+        [h.unit_id for h in assistant.search(question, top_k=5, doc_id=other)]
