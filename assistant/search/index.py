@@ -31,7 +31,7 @@ from .dense import HNSW_FROM, Dense
 from .embedder import Embedder
 from .lazy import settings_embedder
 from .lexical import Lexical
-from .records import chunk_from, dump, legal_from, task_from
+from .records import chunk_from, legal_from, task_from
 from .shards import Progress, ShardCache, stream_shards, text_key, unit_text
 from .termcounts import TermCounts
 
@@ -154,33 +154,35 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
     docs = load_corpus(settings.corpus_dir)  # raises CorpusError before anything is written
     embedder = embedder or settings_embedder(settings.embedding_model, settings.cache_dir / "models")
     cache = ShardCache(settings.cache_dir / "shards" / _safe(embedder.model_id))
-    units: list[Chunk] = []
-    tasks: list[TaskRecord] = []
-    legal: list[LegalReference] = []
-    counts: list[TermCounts] = []
-    vectors: list[np.ndarray] = []
-    files: list[tuple[str, int]] = []
-    for shard in stream_shards(docs, cache, embedder, progress):
-        units += shard.chunks
-        tasks += shard.tasks
-        legal += shard.legal
-        counts.append(shard.counts)
-        vectors.append(shard.vectors)
-        files.append((shard.file, len(shard.chunks)))
-    lexical = Lexical.from_counts(counts)
-    del counts
-    dense = _dense(settings.index_dir, files, vectors)
-    del vectors
-    built = Index({}, {d.doc_id: d for d in docs}, units, tasks, legal, lexical, dense, _link_tasks(units, tasks))
-    built.__dict__["_previous_terms"] = _previous_term_sets(settings.index_dir)
-    term_sets_ = precompute(built)
-
     builds = settings.index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     build_id = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     tmp = builds / f".{build_id}.partial"
     tmp.mkdir()
     try:
+        units: list[Chunk] = []
+        tasks: list[TaskRecord] = []
+        legal: list[LegalReference] = []
+        counts: list[TermCounts] = []
+        vectors: list[np.ndarray] = []
+        files: list[tuple[str, int]] = []
+        # each document's records go straight from its shard's JSON into the index files (no dump, no corpus copy)
+        with _JsonLists(tmp, {"chunks": "units.json", "tasks": "tasks.json", "legal": "legal.json"}) as out:
+            for shard in stream_shards(docs, cache, embedder, progress):
+                units += shard.chunks
+                tasks += shard.tasks
+                legal += shard.legal
+                counts.append(shard.counts)
+                vectors.append(shard.vectors)
+                files.append((shard.file, len(shard.chunks)))
+                out.write(shard.raw)
+        lexical = Lexical.from_counts(counts)
+        del counts
+        dense = _dense(settings.index_dir, files, vectors)
+        del vectors
+        built = Index({}, {d.doc_id: d for d in docs}, units, tasks, legal, lexical, dense, _link_tasks(units, tasks))
+        built.__dict__["_previous_terms"] = _previous_term_sets(settings.index_dir)
+        term_sets_ = precompute(built)
         meta = {
             "format_version": FORMAT_VERSION,
             "corpus_hash": corpus_hash(docs),
@@ -193,9 +195,6 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
             "dense_unused_rows": dense.unused_rows,
         }
         _write_json(tmp / "docs.json", [d.meta() for d in docs])
-        _write_json(tmp / "units.json", [dump(u) for u in units])
-        _write_json(tmp / "tasks.json", [dump(t) for t in tasks])
-        _write_json(tmp / "legal.json", [dump(r) for r in legal])
         lexical.save(tmp / "bm25")
         dense.save(tmp / "dense.faiss")
         save_term_sets(tmp / "terms.npz", term_sets_)
@@ -211,6 +210,31 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
     kept = _shards_in_use(builds)
     cache.prune(docs, dropped=before - kept, keep=kept)
     return final
+
+
+class _JsonLists:
+    """JSON list files written piece by piece: each ``write`` appends the items of one JSON list per file."""
+
+    def __init__(self, folder: Path, names: dict[str, str]) -> None:
+        self.files = {key: open(folder / name, "wb") for key, name in names.items()}  # noqa: SIM115 - closed in __exit__
+        self.empty = dict.fromkeys(names, True)
+
+    def __enter__(self) -> _JsonLists:
+        for f in self.files.values():
+            f.write(b"[")
+        return self
+
+    def write(self, lists: dict[str, bytes]) -> None:
+        for key, f in self.files.items():
+            items = lists[key].strip()[1:-1]  # the list's items, without its brackets
+            if items.strip():
+                f.write(items if self.empty[key] else b", " + items)
+                self.empty[key] = False
+
+    def __exit__(self, *exc: object) -> None:
+        for f in self.files.values():
+            f.write(b"]")
+            f.close()
 
 
 def _dense(index_dir: Path, files: list[tuple[str, int]], vectors: list[np.ndarray]) -> Dense:

@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -33,6 +33,7 @@ from .records import chunk_from, dump, legal_from, task_from
 from .termcounts import TermCounts
 
 Progress = Callable[[str, int, int], None]
+RECORDS = ("chunks", "tasks", "legal")  # a shard's records, each a JSON list (units.json, tasks.json, legal.json)
 BATCH_UNITS = 2048  # units parsed and tokenised but not yet embedded and saved, at most (plus one document's)
 MEMO_VECTORS = 200_000  # vectors remembered across documents of one build (identical boilerplate is embedded once)
 # the code whose output a shard holds: a change to any of it makes every shard stale
@@ -81,6 +82,7 @@ class Shard:
     vectors: np.ndarray  # float32 (units, dim)
     keys: np.ndarray  # int64: text_key of each unit's indexed text
     file: str = ""  # the cache file it was read from or written to
+    raw: dict[str, bytes] = field(default_factory=dict)  # RECORDS as JSON lists (what the index files concatenate)
 
 
 def _safe(name: str) -> str:
@@ -103,21 +105,25 @@ class ShardCache:
             return None
         try:
             with np.load(path, allow_pickle=False) as z:
-                rec = json.loads(z["records"].tobytes().decode("utf-8"))
-                counts = TermCounts(rec["vocab"], z["unit"], z["term"], z["tf"], z["lengths"])
-                return Shard(doc.doc_id, [chunk_from(c) for c in rec["chunks"]], [task_from(t) for t in rec["tasks"]],
-                             [legal_from(r) for r in rec["legal"]], counts, z["vectors"], z["keys"], path.name)
+                raw = {name: z[name].tobytes() for name in RECORDS}
+                counts = TermCounts(json.loads(z["vocab"].tobytes()), z["unit"], z["term"], z["tf"], z["lengths"])
+                records = {name: json.loads(raw[name]) for name in RECORDS}
+                return Shard(doc.doc_id, [chunk_from(c) for c in records["chunks"]],
+                             [task_from(t) for t in records["tasks"]], [legal_from(r) for r in records["legal"]],
+                             counts, z["vectors"], z["keys"], path.name, raw)
         except Exception:  # noqa: BLE001 - a damaged cache file is computed again
             path.unlink(missing_ok=True)
             return None
 
     def put(self, doc: Document, shard: Shard) -> None:
         path = self.path(doc)
-        rec = {"vocab": shard.counts.vocab, "chunks": [dump(c) for c in shard.chunks],
-               "tasks": [dump(t) for t in shard.tasks], "legal": [dump(r) for r in shard.legal]}
+        shard.raw = {name: json.dumps([dump(r) for r in getattr(shard, name)], ensure_ascii=False).encode()
+                     for name in RECORDS}
+        arrays = {name: np.frombuffer(shard.raw[name], dtype=np.uint8) for name in RECORDS}
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         with open(tmp, "wb") as f:
-            np.savez(f, records=np.frombuffer(json.dumps(rec, ensure_ascii=False).encode(), dtype=np.uint8),
+            np.savez(f, **arrays, vocab=np.frombuffer(json.dumps(shard.counts.vocab, ensure_ascii=False).encode(),
+                                                      dtype=np.uint8),
                      unit=shard.counts.unit, term=shard.counts.term, tf=shard.counts.tf,
                      lengths=shard.counts.lengths, vectors=shard.vectors, keys=shard.keys)
         os.replace(tmp, path)
