@@ -371,7 +371,8 @@ def test_admin_reindex_job_failure_keeps_old_index(ws, embedder, monkeypatch):
 
 # ---------------------------------------------------------------- the build in a child process (the default)
 
-def test_reindex_builds_in_a_child_process_and_the_server_never_loads_the_passage_encoder(ws):
+def test_reindex_builds_in_a_child_process_and_the_server_never_loads_the_passage_encoder(assistant, ws):
+    # ``assistant`` first: the session's build fills the project's shard cache that ``ws`` copies
     settings = ws.model_copy(update={"reindex_in_child": True})
     a = load(settings)  # the packaged encoder, loaded lazily: the copied shards leave nothing to embed
     assert not a.embedder.loaded
@@ -385,7 +386,7 @@ def test_reindex_builds_in_a_child_process_and_the_server_never_loads_the_passag
     assert any(c.doc_id == META["doc_id"] for c in answer.citations), answer
 
 
-def test_a_failed_child_build_reports_its_error_and_the_old_index_keeps_serving(ws):
+def test_a_failed_child_build_reports_its_error_and_the_old_index_keeps_serving(assistant, ws):
     settings = ws.model_copy(update={"reindex_in_child": True})
     a = load(settings)
     before = snapshot(ws.index_dir)
