@@ -35,6 +35,7 @@ from .termcounts import TermCounts
 Progress = Callable[[str, int, int], None]
 RECORDS = ("chunks", "tasks", "legal")  # a shard's records, each a JSON list (units.json, tasks.json, legal.json)
 BATCH_UNITS = 2048  # units parsed and tokenised but not yet embedded and saved, at most (plus one document's)
+QUEUE_DOCS = 64  # documents held back behind one still to embed, at most
 MEMO_VECTORS = 200_000  # vectors remembered across documents of one build (identical boilerplate is embedded once)
 # the code whose output a shard holds: a change to any of it makes every shard stale
 PARSER_SOURCES = ("ingest", "text", "models.py", "search/records.py", "search/termcounts.py",
@@ -164,13 +165,19 @@ def stream_shards(docs: Sequence[Document], cache: ShardCache, embedder: Embedde
     waiting = done = 0
     for doc in docs:
         shard = cache.get(doc)
+        if shard is not None and not queue:  # nothing waits before it: on its way at once
+            yield shard
+            done += 1
+            if progress and done % 100 == 0:
+                progress("docs", done, len(docs))
+            continue
         if shard is None:
             parsed = ingest(doc)
             queue.append((doc, parsed))
             waiting += len(parsed.chunks)
         else:
             queue.append((doc, shard))
-        if waiting >= batch:
+        if waiting >= batch or len(queue) >= QUEUE_DOCS:
             yield from _flush(queue, cache, embedder, memo, progress)
             done += len(queue)
             queue, waiting = [], 0

@@ -182,3 +182,16 @@ def test_a_rebuild_extends_the_previous_graph_and_answers_as_a_fresh_build(ws, t
     a, b = load(ws, embedder=emb), load(scratch, embedder=emb)
     for q in QUESTIONS:
         assert a.ask(q).answer == b.ask(q).answer
+
+
+def test_cached_shards_pass_through_at_once(ws, ingested, tmp_path):
+    """A cached document with nothing waiting before it is yielded before the next document is even read (the
+    stream does not hold the corpus)."""
+    docs = load_corpus(ws.corpus_dir)
+    cache = ShardCache(tmp_path / "s")
+    list(stream_shards(docs[:1], cache, HashingEmbedder()))
+    ingested.clear()
+    stream = stream_shards(docs, cache, HashingEmbedder())
+    first = next(stream)
+    assert first.doc_id == docs[0].doc_id and ingested == []
+    assert [s.doc_id for s in stream] == [docs[1].doc_id] and ingested == [docs[1].doc_id]
