@@ -101,6 +101,23 @@ class TermSets:
 
 
 
+def compacted(sets: dict[str, TermSets], slack: float = 1.5) -> dict[str, TermSets]:
+    """The same rows over a vocabulary of only the terms they use, when the shared one holds more than ``slack``
+    times that many (rebuilds carry rows over the previous build's vocabulary, which keeps removed rows' terms)."""
+    if not sets:
+        return sets
+    vocab = next(iter(sets.values())).vocab
+    used = np.zeros(len(vocab), dtype=bool)
+    for s in sets.values():
+        used[s.ids] = True
+    if len(vocab) <= slack * max(int(used.sum()), 1):
+        return sets
+    new, remap = Vocab(), np.full(len(vocab), -1, dtype=np.int32)
+    for i in np.flatnonzero(used).tolist():  # ascending: each row's ids stay sorted
+        remap[i] = new.add(vocab.words[i])
+    return {name: TermSets(new, s.offsets, remap[s.ids], keys=s.keys) for name, s in sets.items()}
+
+
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The positions start..start+length-1 of every (start, length), concatenated."""
     total = int(lengths.sum())

@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from ..answer.termsets import TermSets, Vocab, load_term_sets, save_term_sets
+from ..answer.termsets import TermSets, Vocab, compacted, load_term_sets, save_term_sets
 from ..corpus import corpus_hash, load_corpus
 from ..errors import IndexStateError
 from ..models import Chunk, Document, LegalReference, TaskRecord
@@ -182,7 +182,7 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
         del vectors
         built = Index({}, {d.doc_id: d for d in docs}, units, tasks, legal, lexical, dense, _link_tasks(units, tasks))
         built.__dict__["_previous_terms"] = _previous_term_sets(settings.index_dir)
-        term_sets_ = precompute(built)
+        term_sets_ = compacted(precompute(built))
         meta = {
             "format_version": FORMAT_VERSION,
             "corpus_hash": corpus_hash(docs),

@@ -65,3 +65,19 @@ def test_carried_rows_are_copied_and_the_others_extracted():
                                                   for p, s in enumerate(src)]
     assert all((np.diff(out.ids[out.offsets[p] : out.offsets[p + 1]]) > 0).all() for p in range(len(out)))
     assert len(TermSets.carried(before, np.zeros(0, np.int64), lambda p: set())) == 0
+
+
+def test_compacted_drops_terms_no_row_uses():
+    from assistant.answer.termsets import compacted
+
+    vocab = Vocab()
+    for w in ["old1", "old2", "old3", "old4"]:
+        vocab.add(w)  # terms of rows a rebuild no longer has
+    sets = {"a": TermSets.build([{"x", "y"}, {"z"}], vocab), "b": TermSets.build([{"y", "w"}], vocab)}
+    sets["a"].keys = np.array([7, 8])
+    out = compacted(sets)
+    assert out["a"].vocab is out["b"].vocab and sorted(out["a"].vocab.words) == ["w", "x", "y", "z"]
+    assert [out["a"][p] for p in range(2)] == [sets["a"][p] for p in range(2)] and out["b"][0] == sets["b"][0]
+    assert np.array_equal(out["a"].keys, [7, 8])
+    assert all((np.diff(o.ids[o.offsets[p] : o.offsets[p + 1]]) > 0).all() for o in out.values() for p in range(len(o)))
+    assert compacted(out) is out  # nothing to drop: the same sets
