@@ -178,7 +178,7 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
                 out.write(shard.raw)
         lexical = Lexical.from_counts(counts)
         del counts
-        dense = _dense(settings.index_dir, files, vectors)
+        dense = _dense(settings.index_dir, files, vectors, embedder.model_id)
         del vectors
         built = Index({}, {d.doc_id: d for d in docs}, units, tasks, legal, lexical, dense, _link_tasks(units, tasks))
         built.__dict__["_previous_terms"] = _previous_term_sets(settings.index_dir)
@@ -237,7 +237,7 @@ class _JsonLists:
             f.close()
 
 
-def _dense(index_dir: Path, files: list[tuple[str, int]], vectors: list[np.ndarray]) -> Dense:
+def _dense(index_dir: Path, files: list[tuple[str, int]], vectors: list[np.ndarray], model_id: str) -> Dense:
     """FAISS over the units of ``files`` (shard file, unit count) in order. A graph index (HNSW) is extended from
     the current build's — its documents that are unchanged (same shard file) keep their rows — rather than built
     again (minutes at a million units); a flat index is built afresh (a copy of the vectors)."""
@@ -247,7 +247,8 @@ def _dense(index_dir: Path, files: list[tuple[str, int]], vectors: list[np.ndarr
     try:
         meta = json.loads((build / "meta.json").read_text(encoding="utf-8")) if build else {}
         before = [(str(f), int(n)) for f, n in meta.get("shards", [])]
-        if meta.get("counts", {}).get("units", 0) < HNSW_FROM or not before:
+        # shard files are named alike for every model (each model has its own folder): same model only
+        if meta.get("counts", {}).get("units", 0) < HNSW_FROM or not before or meta.get("model_id") != model_id:
             return Dense.build(vectors)
         previous = Dense.load(build / "dense.faiss")
     except Exception:  # noqa: BLE001 - an unreadable previous build: build the graph again

@@ -195,3 +195,25 @@ def test_cached_shards_pass_through_at_once(ws, ingested, tmp_path):
     first = next(stream)
     assert first.doc_id == docs[0].doc_id and ingested == []
     assert [s.doc_id for s in stream] == [docs[1].doc_id] and ingested == [docs[1].doc_id]
+
+
+def test_another_model_never_reuses_the_previous_graphs_rows(ws, monkeypatch):
+    from assistant.search import dense as dense_mod
+    from assistant.search import index as index_mod
+
+    class Flipped(HashingEmbedder):  # same dimension, other vectors, other model id
+        def __init__(self) -> None:
+            super().__init__()
+            self.model_id = "flipped-hashing"
+
+        def embed_passages(self, texts: list[str], batch_size: int = 16) -> np.ndarray:
+            return -super().embed_passages(texts, batch_size)
+
+    for module in (dense_mod, index_mod):
+        monkeypatch.setattr(module, "HNSW_FROM", 50)
+    build_index(ws, embedder=HashingEmbedder())
+    build_index(ws, embedder=Flipped())
+    index = load_index(ws)
+    texts = [unit_text(u) for u in index.units]
+    assert index.dense.unused_rows == 0
+    assert np.allclose(index.dense.vectors(), Flipped().embed_passages(texts), atol=1e-6)
