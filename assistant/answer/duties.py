@@ -75,6 +75,7 @@ class Agency:
 class Registry:
     def __init__(self, tasks: list[TaskRecord], docs: dict[str, Document] | None = None) -> None:
         self.tasks, self.docs = tasks, docs or {}
+        self._localities: dict[str, set[str]] | None = None
         names: dict[str, Counter] = defaultdict(Counter)
         self.by_role: dict[tuple[str, str], list[int]] = defaultdict(list)  # (key, role) → task positions
         for i, t in enumerate(tasks):
@@ -128,7 +129,12 @@ class Registry:
         key = locality_key(locality or "")
         if not key:
             return None
-        docs = {d.doc_id for d in self.docs.values() if d.locality and fold(d.locality) == key}
+        if self._localities is None:  # folded locality → its documents, once (every duty request may ask)
+            self._localities = defaultdict(set)
+            for d in self.docs.values():
+                if d.locality:
+                    self._localities[fold(d.locality)].add(d.doc_id)
+        docs = self._localities.get(key)
         if not docs:
             known = ", ".join(sorted({d.locality for d in self.docs.values() if d.locality}))
             raise ValueError(f"Không có tài liệu nào của «{collapse_ws(locality or '')}». Có: {known}.")

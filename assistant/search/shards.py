@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import time
+from collections import ChainMap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -191,25 +192,24 @@ def stream_shards(docs: Sequence[Document], cache: ShardCache, embedder: Embedde
 def _flush(queue: list[tuple[Document, Parsed | Shard]], cache: ShardCache, embedder: Embedder, memo: dict[int, np.ndarray],
            progress: Progress | None) -> Iterator[Shard]:
     new = [(doc, parsed, [unit_text(c) for c in parsed.chunks]) for doc, parsed in queue if isinstance(parsed, Parsed)]
-    known = dict(memo)
+    older: dict[int, np.ndarray] = {}
     for doc, _, _ in new:
-        known.update(cache.older_vectors(doc))
-    missing = {text_key(t): t for _, _, texts in new for t in texts}
-    for k in list(missing):
-        if k in known:
-            del missing[k]
-    known.update(_embed(list(missing.items()), embedder, progress))
-    if len(memo) > MEMO_VECTORS:
-        memo.clear()
+        older.update(cache.older_vectors(doc))
+    known = ChainMap(older, memo)  # looked through, not copied: the memo holds up to MEMO_VECTORS
+    missing = {k: t for _, _, texts in new for t in texts if (k := text_key(t)) not in known}
+    known = known.new_child(_embed(list(missing.items()), embedder, progress))
     made: dict[str, Shard] = {}
     for doc, parsed, texts in new:
         keys = np.array([text_key(t) for t in texts], dtype=np.int64)
         vectors = np.stack([known[k] for k in keys.tolist()]).astype(np.float32) if texts else np.zeros((0, 0), np.float32)
-        memo.update(zip(keys.tolist(), vectors, strict=True))
         shard = Shard(doc.doc_id, parsed.chunks, parsed.tasks, parsed.legal_refs,
                       TermCounts.of([tokens(t) for t in texts]), vectors, keys)
         cache.put(doc, shard)
         made[doc.doc_id] = shard
+    if len(memo) > MEMO_VECTORS:  # forget earlier batches (after the lookups above, which read through it)
+        memo.clear()
+    for shard in made.values():
+        memo.update(zip(shard.keys.tolist(), shard.vectors, strict=True))
     for doc, item in queue:
         yield made[doc.doc_id] if isinstance(item, Parsed) else item
 
